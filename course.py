@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""One entry point for readers, instructors and maintainers of the course.
+
+    python course.py book      build the book into _build/html (creates .venv if missing)
+    python course.py test      run every test: medlib's unit tests and every notebook under nbval
+    python course.py lab       open the notebooks in JupyterLab
+    python course.py student   write student copies of the notebooks (solutions removed) to student/
+
+Each command creates the virtual environment ``.venv`` on first use and installs the course
+(``pip install -c constraints.txt -e ".[dev]"``: the package ``medlib`` with lower-bound
+dependencies from ``pyproject.toml``, pinned to the exact versions of ``constraints.txt``). It
+reinstalls by itself when either file changes. Only the Python standard library is used here, so the
+script runs with any Python >= 3.11 before anything is installed.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BUILD = ROOT / "_build"
+INSTALL_INPUTS = ("pyproject.toml", "constraints.txt")
+# What notebook outputs depend on besides their own cells: a change here re-executes every page.
+EXECUTION_INPUTS = ("medlib", "data", "constraints.txt")
+
+
+def _venv_python() -> Path:
+    sub = "Scripts/python.exe" if os.name == "nt" else "bin/python"
+    return VENV / sub
+
+
+def _digest(paths: tuple[str, ...], suffixes: tuple[str, ...] | None = None) -> str:
+    """sha256 over the named files and the files below the named folders (sorted, by content)."""
+    h = hashlib.sha256()
+    for name in paths:
+        p = ROOT / name
+        files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+        for f in files:
+            if "__pycache__" in f.parts or (suffixes and f.suffix not in suffixes):
+                continue
+            h.update(str(f.relative_to(ROOT)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _run(*args: str | Path, env: dict[str, str] | None = None) -> None:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    result = subprocess.run([str(a) for a in args], cwd=ROOT, env=env)
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+def ensure_environment() -> Path:
+    """Create .venv if missing and (re)install the course when pyproject/constraints changed."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"The course needs Python >= 3.11; this is {sys.version.split()[0]}. "
+                 "Run this script with python3.11.")
+    python = _venv_python()
+    if not python.exists():
+        print(f"Creating the virtual environment {VENV.relative_to(ROOT)} ...", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    stamp = VENV / ".course-install"
+    wanted = _digest(INSTALL_INPUTS)
+    if not stamp.exists() or stamp.read_text().strip() != wanted:
+        _run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+        _run(python, "-m", "pip", "install", "--quiet", "-c", "constraints.txt", "-e", ".[dev]")
+        stamp.write_text(wanted)
+    return python
+
+
+def _quiet_threads_env() -> dict[str, str]:
+    """One BLAS/OpenMP thread per process: steadier timings with two workers on two cores."""
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")
+    return env
+
+
+def cmd_book(args: argparse.Namespace) -> None:
+    python = ensure_environment()
+    # The formula quick reference is generated from the same data the tests check.
+    _run(python, "-m", "medlib.formulas", "--write-appendix")
+    # Jupyter Book caches a page's outputs by the notebook's own cells; outputs also depend on
+    # medlib and data, so clear the cache whenever those change (no stale outputs).
+    stamp = BUILD / ".execution-inputs"
+    wanted = _digest(EXECUTION_INPUTS)
+    if args.all or not stamp.exists() or stamp.read_text().strip() != wanted:
+        for stale in (".jupyter_cache", ".doctrees", "jupyter_execute", "html"):
+            shutil.rmtree(BUILD / stale, ignore_errors=True)
+    jb = python.parent / ("jupyter-book.exe" if os.name == "nt" else "jupyter-book")
+    _run(jb, "build", "-W", "-n", "--keep-going", ".", env=_quiet_threads_env())
+    stamp.parent.mkdir(exist_ok=True)
+    stamp.write_text(wanted)
+    print(f"\nThe book is in {BUILD / 'html' / 'index.html'}")
+
+
+def cmd_test(args: argparse.Namespace) -> None:
+    python = ensure_environment()
+    # One pytest run: the unit tests in tests/ and every notebook in chapters/ (nbval, no stored
+    # outputs compared; a raising cell or failing assert fails). loadscope keeps each notebook on
+    # one worker.
+    _run(python, "-m", "pytest", "-n", str(args.workers), "--dist", "loadscope",
+         "--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout", "120",
+         *args.pytest_args, env=_quiet_threads_env())
+
+
+def cmd_lab(args: argparse.Namespace) -> None:
+    python = ensure_environment()
+    _run(python, "-m", "jupyterlab", "chapters")
+
+
+def cmd_student(args: argparse.Namespace) -> None:
+    python = ensure_environment()
+    _run(python, "tools/student_version.py", "--out", args.out, *args.notebooks)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("book", help="build the book (HTML) into _build/html")
+    p.add_argument("--all", action="store_true", help="re-execute every notebook")
+    p.set_defaults(func=cmd_book)
+    p = sub.add_parser("test", help="run the unit tests and every notebook")
+    p.add_argument("-n", "--workers", default="2", help="pytest-xdist workers (default 2)")
+    p.add_argument("pytest_args", nargs="*", help="extra arguments for pytest, after --")
+    p.set_defaults(func=cmd_test)
+    p = sub.add_parser("lab", help="open the notebooks in JupyterLab")
+    p.set_defaults(func=cmd_lab)
+    p = sub.add_parser("student", help="write student copies without solutions")
+    p.add_argument("--out", default="student", help="output folder (default: student/)")
+    p.add_argument("notebooks", nargs="*", help="notebooks (default: every chapter notebook)")
+    p.set_defaults(func=cmd_student)
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""The three places that name dependencies agree: pyproject.toml (lower bounds), constraints.txt
+(exact versions, what CI and the README install) and environment.yml (Binder, conda-forge)."""
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!\[; ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def _constraints() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[_name(name)] = version
+    return pins
+
+
+def _conda() -> dict[str, str]:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert env["channels"] == ["conda-forge"]
+    deps = {}
+    for dep in env["dependencies"]:
+        if isinstance(dep, str):
+            name, _, version = dep.partition("=")
+            deps[name.lower()] = version
+    return deps
+
+
+def test_constraints_pin_every_dependency_exactly():
+    pins = _constraints()
+    project = _pyproject()
+    wanted = list(project["dependencies"])
+    for extra, reqs in project["optional-dependencies"].items():
+        wanted += [r for r in reqs if not r.startswith("medlib")]
+    for req in wanted:
+        assert _name(req) in pins, f"{_name(req)} is missing from constraints.txt"
+    assert all(re.fullmatch(r"[\w.+!-]+", v) for v in pins.values())
+    assert "medlib" not in pins
+
+
+def test_pyproject_has_lower_bounds_only():
+    project = _pyproject()
+    reqs = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        reqs += extra
+    for req in reqs:
+        assert "==" not in req, f"exact pin {req!r} belongs in constraints.txt"
+
+
+def test_binder_environment_matches_the_runtime_dependencies():
+    conda = _conda()
+    pins = _constraints()
+    assert conda["python"] == "3.11"
+    project = _pyproject()
+    runtime = project["dependencies"] + [
+        r for extra in ("notebooks", "lab") for r in project["optional-dependencies"][extra]
+        if not r.startswith("medlib")]
+    for req in runtime:
+        name = _name(req)
+        assert name in conda, f"{name} is missing from environment.yml"
+        major_minor = ".".join(pins[name].split(".")[:2])
+        assert conda[name] == major_minor, f"{name}: environment.yml {conda[name]} vs {pins[name]}"
+
+
+def test_binder_installs_medlib_without_rebuilding_the_environment():
+    post = (ROOT / "postBuild").read_text()
+    assert "pip install --no-deps -e ." in post
+    assert (ROOT / "postBuild").stat().st_mode & 0o111, "postBuild must be executable"

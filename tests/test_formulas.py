@@ -1,0 +1,153 @@
+"""The formula catalogue and its traceability: labels, functions, tests and the appendix."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from medlib import formulas
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "formulas.tsv"
+SEED_IDS = 124          # formulas catalogued from the three seeds (the course may add, not drop)
+
+# Sections whose chapters are written: every formula of these must be fully traced.
+COMPLETE_SECTIONS = {"2.1", "2.2", "2.3"}
+
+
+def test_catalogue_is_well_formed():
+    rows = formulas.catalogue()
+    ids = [f.id for f in rows]
+    assert len(ids) == len(set(ids))
+    assert sum(f.seed != "course" for f in rows) == SEED_IDS
+    for f in rows:
+        assert f.id == f.id.strip() and "." in f.id and " " not in f.id
+        assert f.description
+
+
+def test_catalogue_keeps_every_seed_formula():
+    ours = {f.id for f in formulas.catalogue()}
+    if SHARED.is_file():   # the original catalogue, beside the repository on course machines
+        with open(SHARED, encoding="utf-8", newline="") as fh:
+            theirs = {row["id"] for row in csv.DictReader(fh, delimiter="\t",
+                                                         quoting=csv.QUOTE_NONE)}
+        assert theirs <= ours, f"dropped from the catalogue: {sorted(theirs - ours)}"
+    else:
+        assert len({f.id for f in formulas.catalogue() if f.seed != "course"}) == SEED_IDS
+
+
+def test_no_broken_links():
+    assert formulas.problems() == []
+
+
+@pytest.mark.parametrize("formula", [f for f in formulas.catalogue()
+                                     if set(f.section.split(",")) & COMPLETE_SECTIONS],
+                         ids=lambda f: f.id)
+def test_formulas_of_written_sections_are_fully_traced(formula):
+    record = next(r for r in formulas.trace() if r["id"] == formula.id)
+    assert record["notebook"], f"{formula.id}: no labelled equation in a notebook"
+    assert record["function"], f"{formula.id}: no medlib function carries its :formula: tag"
+    assert record["tests"], f"{formula.id}: no test is marked with it"
+    assert record["covered"]
+
+
+def test_traced_tests_exist_and_carry_the_marker():
+    for record in formulas.trace():
+        for node in record["tests"]:
+            path, *names = node.split("::")
+            source = (ROOT / path).read_text()
+            assert f"def {names[-1]}(" in source
+            assert record["id"] in source
+
+
+def test_json_report_has_one_object_per_id():
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        assert formulas.main(["--json"]) == 0
+    report = json.loads(buf.getvalue())
+    assert [r["id"] for r in report] == [f.id for f in formulas.catalogue()]
+    for r in report:
+        assert set(r) == {"id", "notebook", "label", "function", "tests"}
+        assert isinstance(r["tests"], list)
+        if r["label"] is not None:
+            assert r["label"] == r["id"] and r["notebook"].endswith(".ipynb")
+
+
+def test_text_report_counts_coverage():
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        formulas.main([])
+    first = buf.getvalue().splitlines()[0]
+    covered = sum(r["covered"] for r in formulas.trace())
+    assert first == f"formula coverage: {covered}/{len(formulas.catalogue())}"
+
+
+def test_appendix_is_current():
+    expected = formulas.appendix_markdown()
+    actual = (ROOT / formulas.APPENDIX).read_text(encoding="utf-8")
+    assert actual == expected, "run `python -m medlib.formulas --write-appendix`"
+
+
+def test_appendix_lists_every_formula():
+    text = (ROOT / formulas.APPENDIX).read_text(encoding="utf-8")
+    for f in formulas.catalogue():
+        assert f"**`{f.id}`**" in text
+
+
+# --- the checks can fail: a throw-away course tree with deliberate mistakes ----------------
+
+def _fake_root(tmp_path, markdown: str, code: str = "", test_source: str = "") -> Path:
+    root = tmp_path / "course"
+    (root / "chapters").mkdir(parents=True)
+    (root / "tests").mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(markdown), nbformat.v4.new_code_cell(code)]
+    nbformat.write(nb, root / "chapters" / "x.ipynb")
+    (root / "tests" / "test_x.py").write_text(test_source)
+    return root
+
+
+def test_a_dotted_label_that_is_no_id_is_reported(tmp_path):
+    root = _fake_root(tmp_path, "$$\nx = 1\n$$ (geometry.voxel-to-wrld)")
+    assert any("geometry.voxel-to-wrld" in p for p in formulas.problems(root))
+
+
+def test_a_label_defined_twice_is_reported(tmp_path):
+    root = _fake_root(tmp_path, "$$\nx\n$$ (dup-label)\n\n$$\ny\n$$ (dup-label)")
+    assert any("more than once" in p for p in formulas.problems(root))
+
+
+def test_a_test_marker_naming_no_id_is_reported(tmp_path):
+    source = ("import pytest\n\n@pytest.mark.formula('noise.gausian')\n"
+              "def test_x():\n    assert True\n")
+    root = _fake_root(tmp_path, "# t", test_source=source)
+    assert any("noise.gausian" in p for p in formulas.problems(root))
+    assert formulas.test_markers(root) == {"noise.gausian": ["tests/test_x.py::test_x"]}
+
+
+def test_a_formula_labelled_but_not_computed_in_its_notebook_is_reported(tmp_path):
+    root = _fake_root(tmp_path, "$$\nS\n$$ (geometry.scaling)", code="print('no call')")
+    assert any("never calls scaling_matrix" in p for p in formulas.problems(root))
+    root2 = _fake_root(tmp_path / "ok", "$$\nS\n$$ (geometry.scaling)",
+                       code="geometry.scaling_matrix([1, 2, 3])")
+    assert not any("scaling" in p for p in formulas.problems(root2))
+
+
+def test_module_level_and_class_markers_are_found(tmp_path):
+    source = ("import pytest\npytestmark = pytest.mark.formula('noise.snr')\n\n"
+              "@pytest.mark.formula('noise.poisson')\nclass TestX:\n"
+              "    def test_a(self):\n        assert True\n")
+    root = _fake_root(tmp_path, "# t", test_source=source)
+    markers = formulas.test_markers(root)
+    assert markers["noise.snr"] == ["tests/test_x.py::TestX::test_a"]
+    assert markers["noise.poisson"] == ["tests/test_x.py::TestX::test_a"]
+
+
+def test_the_real_catalogue_file_is_packaged_with_medlib():
+    assert formulas.CATALOGUE.parent == Path(formulas.__file__).parent
+    assert formulas.CATALOGUE.is_file()

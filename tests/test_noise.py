@@ -1,0 +1,143 @@
+"""medlib.noise against scipy.stats distributions and closed forms."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from medlib import noise
+
+
+@pytest.mark.formula("noise.gaussian")
+def test_gaussian_noise_has_the_requested_mean_and_spread():
+    x = np.full(200_000, 5.0)
+    y = noise.add_gaussian_noise(x, 2.0, rng=1)
+    assert abs(y.mean() - 5.0) < 0.02          # standard error 2 / sqrt(2e5) = 0.0045
+    assert abs(y.std() - 2.0) < 0.02
+    assert stats.kstest(y - 5.0, stats.norm(scale=2.0).cdf).pvalue > 1e-3
+
+
+@pytest.mark.formula("noise.gaussian")
+def test_gaussian_noise_on_complex_data_is_independent_per_channel():
+    y = noise.add_gaussian_noise(np.zeros(100_000, complex), 1.0, rng=2)
+    assert abs(y.real.std() - 1) < 0.02 and abs(y.imag.std() - 1) < 0.02
+    assert abs(np.corrcoef(y.real, y.imag)[0, 1]) < 0.02
+
+
+def test_noise_is_reproducible_with_a_seed_and_a_generator():
+    x = np.zeros(10)
+    np.testing.assert_array_equal(noise.add_gaussian_noise(x, 1.0, rng=7),
+                                  noise.add_gaussian_noise(x, 1.0, rng=np.random.default_rng(7)))
+    assert not np.array_equal(noise.add_gaussian_noise(x, 1.0, rng=7),
+                              noise.add_gaussian_noise(x, 1.0, rng=8))
+
+
+@pytest.mark.formula("noise.poisson")
+@pytest.mark.parametrize("lam", [0.5, 4.0, 100.0])
+def test_poisson_counts_follow_scipys_pmf_and_variance_equals_mean(lam):
+    y = noise.poisson_noise(np.full(100_000, lam), rng=3)
+    assert y.dtype == np.float64 and np.all(y == np.round(y)) and y.min() >= 0
+    assert abs(y.mean() - lam) < 5 * np.sqrt(lam / y.size)
+    assert abs(y.var() / y.mean() - 1) < 0.03
+    # Chi-square goodness of fit against scipy's pmf, tails pooled into the end bins.
+    lo, hi = stats.poisson.ppf([1e-4, 1 - 1e-4], lam).astype(int)
+    observed = np.bincount(np.clip(y.astype(int), lo, hi) - lo, minlength=hi - lo + 1)
+    k = np.arange(lo, hi + 1)
+    expected = stats.poisson.pmf(k, lam)
+    expected[0], expected[-1] = stats.poisson.cdf(lo, lam), stats.poisson.sf(hi - 1, lam)
+    assert stats.chisquare(observed, expected * y.size / expected.sum()).pvalue > 1e-3
+
+
+@pytest.mark.formula("noise.poisson")
+def test_poisson_of_zero_is_zero():
+    assert np.all(noise.poisson_noise(np.zeros(5), rng=0) == 0)
+
+
+@pytest.mark.formula("noise.snr")
+def test_snr_of_poisson_counts_is_the_square_root_of_the_mean():
+    for lam in (25.0, 400.0):
+        y = noise.poisson_noise(np.full(50_000, lam), rng=4)
+        assert noise.snr(y) == pytest.approx(np.sqrt(lam), rel=0.02)
+
+
+@pytest.mark.formula("noise.snr")
+def test_snr_of_additive_gaussian_noise_is_signal_over_sigma():
+    y = noise.add_gaussian_noise(np.full((4, 40_000), 30.0), 3.0, rng=5)
+    np.testing.assert_allclose(noise.snr(y, axis=1), 10.0, rtol=0.02)
+    ref = y.mean(axis=1) / y.std(axis=1, ddof=1)
+    np.testing.assert_allclose(noise.snr(y, axis=1), ref)
+
+
+def test_snr_is_infinite_without_spread():
+    assert noise.snr(np.full(10, 3.0)) == np.inf
+
+
+@pytest.mark.formula("noise.rician")
+@pytest.mark.parametrize("nu", [0.0, 0.7, 3.0, 25.0])
+def test_rician_pdf_matches_scipy(nu):
+    m = np.linspace(0, nu + 8, 300)
+    np.testing.assert_allclose(noise.rician_pdf(m, nu, 1.3), stats.rice.pdf(m, nu / 1.3,
+                               scale=1.3), atol=1e-12)
+
+
+@pytest.mark.formula("noise.rician")
+@pytest.mark.parametrize("nu", [0.0, 0.5, 2.0, 10.0, 60.0])
+def test_rician_mean_matches_scipy(nu):
+    assert noise.rician_mean(nu, 2.0) == pytest.approx(stats.rice.mean(nu / 2.0, scale=2.0),
+                                                       rel=1e-12)
+
+
+@pytest.mark.formula("noise.rician")
+def test_rician_mean_stays_finite_where_scipys_overflows():
+    # scipy's closed form overflows near nu / sigma = 200; the scaled Bessel form does not.
+    np.testing.assert_allclose(noise.rician_mean(300.0, 1.0), np.sqrt(300.0**2 + 1.0), rtol=1e-6)
+    assert noise.rician_mean(0.0, 1.0) == pytest.approx(np.sqrt(np.pi / 2))
+
+
+@pytest.mark.formula("noise.rician")
+def test_rician_magnitudes_follow_the_rice_distribution():
+    y = noise.rician_magnitude(np.full(50_000, 2.0), 1.0, rng=6)
+    assert stats.kstest(y, stats.rice(2.0, scale=1.0).cdf).pvalue > 1e-3
+    assert y.mean() == pytest.approx(noise.rician_mean(2.0, 1.0), rel=0.01)
+
+
+@pytest.mark.formula("noise.rician")
+def test_sigma_from_background_recovers_sigma_where_std_does_not():
+    background = noise.rician_magnitude(np.zeros(100_000), 4.0, rng=9)
+    assert noise.sigma_from_background(background) == pytest.approx(4.0, rel=0.01)
+    assert background.std() == pytest.approx(4.0 * np.sqrt(2 - np.pi / 2), rel=0.01)
+
+
+BAD_CALLS = [
+    (noise.add_gaussian_noise, (np.ones(3), -1.0, 0), ValueError, "sigma"),
+    (noise.add_gaussian_noise, (np.ones(3), 1.0, None), TypeError, "rng"),
+    (noise.add_gaussian_noise, (np.ones(3), 1.0, 1.5), TypeError, "rng"),
+    (noise.add_gaussian_noise, ([1.0, np.nan], 1.0, 0), ValueError, "finite"),
+    (noise.poisson_noise, ([1.0, -2.0], 0), ValueError, ">= 0"),
+    (noise.poisson_noise, ([1.0, np.inf], 0), ValueError, "finite"),
+    (noise.rician_magnitude, ([-1.0], 1.0, 0), ValueError, "magnitude"),
+    (noise.rician_pdf, ([1.0], 1.0, 0.0), ValueError, "sigma"),
+    (noise.rician_pdf, ([1.0], -1.0, 1.0), ValueError, "nu"),
+    (noise.rician_mean, (-1.0, 1.0), ValueError, "nu"),
+    (noise.sigma_from_background, ([1.0],), ValueError, "at least 2"),
+    (noise.sigma_from_background, ([1.0, -1.0],), ValueError, ">= 0"),
+    (noise.snr, ([1.0],), ValueError, "at least 2"),
+]
+
+
+@pytest.mark.parametrize("func, args, error, match", BAD_CALLS,
+                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(BAD_CALLS)])
+def test_bad_input_raises_a_clear_error(func, args, error, match):
+    with pytest.raises(error, match=match):
+        func(*args)
+
+
+def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged):
+    x = np.linspace(0, 10, 20)
+    assert_inputs_unchanged(noise.add_gaussian_noise, x, 1.0, 0)
+    assert_inputs_unchanged(noise.poisson_noise, x, 0)
+    assert_inputs_unchanged(noise.rician_magnitude, x, 1.0, 0)
+    assert_inputs_unchanged(noise.rician_pdf, x, 2.0, 1.0)
+    assert_inputs_unchanged(noise.rician_mean, x, 1.0)
+    assert_inputs_unchanged(noise.sigma_from_background, x)
+    assert_inputs_unchanged(noise.snr, x)
