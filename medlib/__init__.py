@@ -34,9 +34,10 @@ phantoms   Shepp-Logan and test patterns with known ground truth
 data       the course's real data files, checked against their sha256
 formulas   the formula catalogue and its traceability report
 notebook   display helpers for the book (show a function's source)
+plotting   the course's matplotlib style
 """
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["data", "formulas", "geometry", "noise", "notebook", "phantoms", "sampling"]
+__all__ = ["data", "formulas", "geometry", "noise", "notebook", "phantoms", "plotting", "sampling"]
