@@ -171,9 +171,10 @@ def sha256(blob: bytes) -> str:
 
 def download(requirement: str, into: Path) -> Path:
     into.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(into), requirement]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(into)]
     if requirement == PYRADIOMICS:
-        cmd.insert(-2, "--no-build-isolation")   # an sdist; its metadata step needs numpy
+        cmd.append("--no-build-isolation")   # an sdist; its metadata step needs numpy
+    cmd.append(requirement)
     subprocess.run(cmd, check=True)
     (archive,) = [p for p in into.iterdir() if p.suffix in (".whl", ".gz")]
     return archive
