@@ -5,6 +5,7 @@
     python course.py test      run every test: medlib's unit tests and every notebook under nbval
     python course.py lab       open the notebooks in JupyterLab
     python course.py student   write student copies of the notebooks (solutions removed) to student/
+    python course.py check-site   check the built book in a headless browser (needs Chromium)
 
 Each command creates the virtual environment ``.venv`` on first use and installs the course
 (``pip install -c constraints.txt -e ".[dev]"``: the package ``medlib`` with lower-bound
@@ -20,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -85,8 +87,10 @@ def _quiet_threads_env() -> dict[str, str]:
 
 def cmd_book(args: argparse.Namespace) -> None:
     python = ensure_environment()
-    # The formula quick reference is generated from the same data the tests check.
+    # The formula quick reference and the errata page are generated from the same data the
+    # tests check.
     _run(python, "-m", "medlib.formulas", "--write-appendix")
+    _run(python, "tools/errata.py", "--write")
     # Jupyter Book caches a page's outputs by the notebook's own cells; outputs also depend on
     # medlib and data, so clear the cache whenever those change (no stale outputs).
     stamp = BUILD / ".execution-inputs"
@@ -95,10 +99,15 @@ def cmd_book(args: argparse.Namespace) -> None:
         for stale in (".jupyter_cache", ".doctrees", "jupyter_execute", "html"):
             shutil.rmtree(BUILD / stale, ignore_errors=True)
     jb = python.parent / ("jupyter-book.exe" if os.name == "nt" else "jupyter-book")
+    start = time.perf_counter()
     _run(jb, "build", "-W", "-n", "--keep-going", ".", env=_quiet_threads_env())
+    elapsed = time.perf_counter() - start
     stamp.parent.mkdir(exist_ok=True)
     stamp.write_text(wanted)
-    print(f"\nThe book is in {BUILD / 'html' / 'index.html'}")
+    print(f"\nThe book is in {BUILD / 'html' / 'index.html'} (built in {elapsed:.0f} s)")
+    if args.max_seconds is not None and elapsed > args.max_seconds:
+        sys.exit(f"The book took {elapsed:.0f} s to build, over the budget of "
+                 f"{args.max_seconds:.0f} s.")
 
 
 def cmd_test(args: argparse.Namespace) -> None:
@@ -109,6 +118,11 @@ def cmd_test(args: argparse.Namespace) -> None:
     _run(python, "-m", "pytest", "-n", str(args.workers), "--dist", "loadscope",
          "--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout", "120",
          *args.pytest_args, env=_quiet_threads_env())
+
+
+def cmd_check_site(args: argparse.Namespace) -> None:
+    python = ensure_environment()
+    _run(python, "tools/check_site.py", "_build/html", "--screenshots", "_build/site-check")
 
 
 def cmd_lab(args: argparse.Namespace) -> None:
@@ -127,11 +141,14 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("book", help="build the book (HTML) into _build/html")
     p.add_argument("--all", action="store_true", help="re-execute every notebook")
+    p.add_argument("--max-seconds", type=float, help="fail if the build takes longer")
     p.set_defaults(func=cmd_book)
     p = sub.add_parser("test", help="run the unit tests and every notebook")
     p.add_argument("-n", "--workers", default="2", help="pytest-xdist workers (default 2)")
     p.add_argument("pytest_args", nargs="*", help="extra arguments for pytest, after --")
     p.set_defaults(func=cmd_test)
+    p = sub.add_parser("check-site", help="check the built book in a headless browser")
+    p.set_defaults(func=cmd_check_site)
     p = sub.add_parser("lab", help="open the notebooks in JupyterLab")
     p.set_defaults(func=cmd_lab)
     p = sub.add_parser("student", help="write student copies without solutions")

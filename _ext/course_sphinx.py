@@ -1,27 +1,141 @@
-"""Local Sphinx tweaks for the course book.
+"""Local Sphinx extension of the course book.
 
-Jupyter Book 1.0.4 with Thebe enabled adds sphinx-thebe's configuration script to every page
-twice; the second copy redeclares a ``const`` and throws a JavaScript SyntaxError. This extension
-keeps the first copy of any script whose body is repeated on a page.
+1. Offline pages. MathJax, RequireJS and the ipywidgets embed manager are served by the site
+   itself (``vendor/``) instead of CDNs. The packages and their sha256 are pinned in
+   ``_ext/vendor.toml``; each is fetched once with ``npm pack`` into ``.vendor-cache/``, verified,
+   and its listed parts copied into ``_build/site-extra/vendor``; ``_build/site-extra`` becomes an
+   ``html_extra_path``, so the site gets ``vendor/``.
+   The widget manager loads its fonts from ``<cdn>@jupyter-widgets/html-manager/dist/``: the
+   vendored copy is laid out like a CDN (``vendor/npm/...``) and each page's script tag gets a
+   ``data-jupyter-widgets-cdn`` pointing there, relative to the page.
+2. Thebe fix. Jupyter Book 1.0.4 with Thebe enabled adds sphinx-thebe's configuration script to
+   every page twice; the second copy redeclares a ``const`` and throws a JavaScript SyntaxError.
+   The duplicate is dropped.
+3. ``_static/mathjax2-shim.js`` gives MathJax 3 the ``MathJax.Hub.Queue`` that ipywidgets still
+   calls to typeset widget labels.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
+import subprocess
+import tarfile
+import tomllib
+from pathlib import Path
 
-def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
+from sphinx.errors import ExtensionError
+
+HERE = Path(__file__).resolve().parent
+BOOK = HERE.parent
+CACHE = BOOK / ".vendor-cache"
+MATHJAX = "../vendor/mathjax/tex-mml-chtml.js"      # relative paths are joined to _static/
+WIDGET_MANAGER = "../vendor/npm/@jupyter-widgets/html-manager/dist/embed-amd.js"
+WIDGET_SCRIPTS = {"../vendor/require/require.js": {}, WIDGET_MANAGER: {}}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fetch(spec: str, sha256: str) -> Path:
+    """The verified npm tarball of ``spec``, from the cache or ``npm pack``."""
+    CACHE.mkdir(exist_ok=True)
+    record = CACHE / (hashlib.sha1(spec.encode()).hexdigest()[:12] + ".json")
+    if record.is_file():
+        tarball = CACHE / json.loads(record.read_text())["file"]
+        if tarball.is_file() and _sha256(tarball) == sha256:
+            return tarball
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ExtensionError(f"npm is needed once to fetch {spec} for the offline book "
+                             "(install Node.js/npm, or copy a filled .vendor-cache/)")
+    result = subprocess.run([npm, "pack", spec, "--json", "--pack-destination", str(CACHE)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ExtensionError(f"npm pack {spec} failed:\n{result.stderr[-2000:]}")
+    name = json.loads(result.stdout)[0]["filename"]
+    tarball = CACHE / name
+    digest = _sha256(tarball)
+    if digest != sha256:
+        tarball.unlink()
+        raise ExtensionError(f"{spec}: sha256 {digest} does not match the pin {sha256} in "
+                             "_ext/vendor.toml; refusing to serve it")
+    record.write_text(json.dumps({"spec": spec, "file": name}))
+    return tarball
+
+
+def _extract(tarball: Path, member: str, target: Path) -> None:
+    with tarfile.open(tarball) as tf:
+        members = [m for m in tf.getmembers()
+                   if (m.name == member or m.name.startswith(member + "/")) and m.isfile()
+                   and not m.name.endswith(".map")]
+        if not members:
+            raise ExtensionError(f"{tarball.name} has no {member}")
+        for m in members:
+            rel = Path(m.name).relative_to(member) if m.name != member else Path()
+            dest = target / rel if rel.parts else target
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with tf.extractfile(m) as src, open(dest, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+
+
+def vendor(out: Path) -> Path:
+    """Fill ``out`` (e.g. ``_build/site-extra/vendor``) with the pinned packages; return it."""
+    pins = tomllib.loads((HERE / "vendor.toml").read_text())["package"]
+    stamp = out / ".stamp"
+    wanted = json.dumps(pins, sort_keys=True)
+    if stamp.is_file() and stamp.read_text() == wanted:
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    for pin in pins:
+        tarball = _fetch(pin["spec"], pin["sha256"])
+        for member, dest in pin["copy"]:
+            _extract(tarball, member, out / dest)
+    stamp.write_text(wanted)
+    return out
+
+
+def _config_inited(app, config) -> None:
+    # html_extra_path copies a folder's *contents* to the site root: vendor/ sits inside it.
+    extra = Path(app.outdir).parent / "site-extra"
+    vendor(extra / "vendor")
+    config.html_extra_path = list(config.html_extra_path) + [str(extra)]
+    config.mathjax_path = MATHJAX
+    config.nb_ipywidgets_js = WIDGET_SCRIPTS
+
+
+def _fix_scripts(app, pagename, templatename, context, doctree) -> None:
     scripts = context.get("script_files")
     if not scripts:
         return
+    root = context["pathto"]("", 1)            # relative path from this page to the site root
     seen, kept = set(), []
     for script in scripts:
-        body = getattr(script, "attributes", {}).get("body")
+        attributes = getattr(script, "attributes", {})
+        body = attributes.get("body")
         key = ("body", body) if body else ("src", str(script))
         if key in seen:
-            continue
+            continue                            # the duplicated Thebe configuration
         seen.add(key)
+        if str(getattr(script, "filename", "") or "").endswith(WIDGET_MANAGER.lstrip("./")):
+            # The manager finds its fonts next to its RequireJS module URI: map the package to
+            # the vendored copy, relative to this page (pages sit at different depths).
+            package = f"{root}vendor/npm/@jupyter-widgets/html-manager"
+            kept.append(type(script)(None, priority=script.priority, body=(
+                "require.config({paths: {'@jupyter-widgets/html-manager': "
+                f"{json.dumps(package)}}}}});")))
+            script = type(script)(script.filename, priority=script.priority, **{
+                **attributes, "data-jupyter-widgets-cdn": f"{root}vendor/npm/"})
         kept.append(script)
     context["script_files"] = kept
 
 
 def setup(app):
-    app.connect("html-page-context", _drop_duplicate_scripts, priority=900)
+    app.connect("config-inited", _config_inited, priority=900)
+    app.connect("html-page-context", _fix_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -96,6 +96,18 @@ def test_every_display_equation_is_labelled(path):
             assert label, f"display equation without a label: $${body.strip()[:60]}$$"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_static_figure_has_alt_text(path):
+    for i, cell in enumerate(_load(path).cells):
+        if cell.cell_type != "code" or not re.search(r"^plt\.show\(\)", cell.source, re.M):
+            continue   # figures drawn inside a widget's function are indented
+        meta = cell.metadata.get("mystnb", {})
+        alt = meta.get("image", {}).get("alt") or meta.get("figure", {}).get("caption")
+        assert alt and len(alt) > 20, (
+            f"cell {i} shows a figure without alt text: add cell metadata "
+            '`mystnb: {"image": {"alt": "<what the figure shows>"}}`')
+
+
 def _exercise_structure(nb):
     exercises, solutions, checks = [], [], 0
     for i, cell in enumerate(nb.cells):

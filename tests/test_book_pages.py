@@ -1,0 +1,68 @@
+"""The book-wide pages: generated pages are current, citations resolve both ways."""
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _errata():
+    spec = importlib.util.spec_from_file_location("errata", ROOT / "tools" / "errata.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["errata"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_errata_page_is_current():
+    errata = _errata()
+    assert errata.PAGE.read_text(encoding="utf-8") == errata.render(), \
+        "run `python tools/errata.py --write`"
+
+
+def test_every_seed_erratum_is_collected():
+    errata = _errata()
+    found = errata.notebook_errata()
+    boxes = sum(p.read_text(encoding="utf-8").count("{admonition} Seed erratum")
+                for p in (ROOT / "chapters").rglob("*.ipynb"))
+    assert len(found) == boxes >= 2
+    for e in found:
+        assert e["body"] and e["section"]
+
+
+def _bib_keys() -> set[str]:
+    return set(re.findall(r"^@\w+\{([^,]+),", (ROOT / "references.bib").read_text(), re.M))
+
+
+def _cited_keys() -> set[str]:
+    sources = list((ROOT / "chapters").rglob("*.ipynb")) + list((ROOT / "chapters").rglob("*.md"))
+    sources.append(ROOT / "intro.md")
+    keys = set()
+    for path in sources:
+        for group in re.findall(r"\{cite(?::[pt])?\}`([^`]+)`", path.read_text(encoding="utf-8")):
+            keys.update(k.strip() for k in group.split(","))
+    return keys
+
+
+def test_every_citation_is_in_the_bibliography():
+    missing = _cited_keys() - _bib_keys()
+    assert not missing, f"cited but not in references.bib: {sorted(missing)}"
+
+
+def test_every_bibliography_entry_is_cited():
+    uncited = _bib_keys() - _cited_keys()
+    assert not uncited, f"in references.bib but cited nowhere: {sorted(uncited)}"
+
+
+def test_glossary_terms_used_in_chapters_exist():
+    glossary = (ROOT / "chapters" / "appendix" / "glossary.md").read_text()
+    terms = {t.strip().lower() for t in re.findall(r"^(\S[^\n]*)\n  \S", glossary, re.M)
+             if not t.startswith("```")}
+    used = set()
+    for path in (ROOT / "chapters").rglob("*.ipynb"):
+        used.update(t.lower() for t in re.findall(r"\{term\}`([^`<]+)`", path.read_text()))
+    assert used, "chapters should link their key terms to the glossary"
+    assert used <= terms, f"terms used but not in the glossary: {sorted(used - terms)}"
