@@ -30,6 +30,7 @@ Modules
 geometry   voxel-to-world mapping, DICOM/NIfTI affines, rotation, scaling, affine transforms
 sampling   convolution, down/up-sampling, interpolation, Fourier transforms
 noise      Gaussian, Poisson and Rician noise, SNR
+mri        Larmor frequency, a fast Bloch simulator, relaxation and contrast, k-space
 phantoms   Shepp-Logan and test patterns with known ground truth
 data       the course's real data files, checked against their sha256
 formulas   the formula catalogue and its traceability report
@@ -40,4 +41,5 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["data", "formulas", "geometry", "noise", "notebook", "phantoms", "plotting", "sampling"]
+__all__ = ["data", "formulas", "geometry", "mri", "noise", "notebook", "phantoms", "plotting",
+           "sampling"]
