@@ -376,7 +376,7 @@ def attenuate_db(level_db, alpha_db_per_cm, depth_cm) -> np.ndarray:
     Notes
     -----
     :formula:`us.attenuation-db`. Equivalent to :func:`attenuate` with
-    alpha_dB = 8.686 alpha_Np (:formula:`us.neper-db` gives the factor).
+    alpha_dB = 8.686 alpha_Np (formula us.neper-db gives the factor, see :func:`neper_to_db`).
     """
     level = as_array(level_db, "level_db")
     alpha = as_array(alpha_db_per_cm, "alpha_db_per_cm")
@@ -665,7 +665,7 @@ def simulate_rf(depth_m, amplitude, *, fs_hz: float, n_samples: int, center_freq
     -----
     A linear, first-order (Born) model: each scatterer returns a copy of the pulse
     (:func:`gaussian_pulse`) delayed by its round-trip time and scaled by its amplitude and by the
-    round-trip attenuation (:formula:`us.attenuation-frequency` with ``round_trip``). Beam
+    round-trip attenuation (formula us.attenuation-frequency with ``round_trip``). Beam
     diffraction, the 1/z spreading of a real beam and the downshift of the centre frequency by
     frequency-dependent attenuation are left out. Each scatterer is added exactly at its
     (fractional) delay: the work is proportional to the number of scatterers times the pulse
