@@ -19,7 +19,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy import sparse, special
 
-from ._validate import as_array, as_int, as_rng, as_scalar
+from . import noise
+from ._validate import as_array, as_int, as_scalar
 
 __all__ = [
     "NUCLIDES",
@@ -413,10 +414,7 @@ def sample_counts(expected, rng) -> np.ndarray:
     :formula:`pet.poisson-model`. Counting independent decays gives Poisson statistics: variance
     equal to the mean (section 2.3), so a bin expecting 4 counts has 50 % noise.
     """
-    lam = as_array(expected, "expected")
-    if np.any(lam < 0):
-        raise ValueError("expected counts must be >= 0")
-    return as_rng(rng).poisson(lam).astype(np.float64)
+    return noise.poisson_noise(expected, rng)      # the Poisson sampler of section 2.3
 
 
 def scale_to_counts(A, activity_image, total_counts: float, *,

@@ -77,7 +77,8 @@ class Tissue(NamedTuple):
 # value used is the middle of each range. Attenuation at 1 MHz (dB/cm), for the dB/cm/MHz rule:
 # Table 4 of Diagnostics 13:855 (2023, doi:10.3390/diagnostics13050855). Air: 20 degC, 1 atm.
 # Water at 20 degC. Soft-tissue row: the clinical convention (1540 m/s), density 1060 kg/m^3
-# (liver, muscle, kidney) and the often quoted 0.5 dB/cm/MHz (liver's value in the same table).
+# (liver, muscle, kidney), the often quoted 0.5 dB/cm/MHz (liver's value in the same table) and,
+# as its range, the span of the soft tissues above (fat to liver).
 TISSUES: dict[str, Tissue] = {
     "air": Tissue(343.0, 1.2, 7.5, (331.0, 355.0)),
     "water": Tissue(1482.0, 998.0, 0.0022, (1480.0, 1484.0)),
@@ -87,7 +88,7 @@ TISSUES: dict[str, Tissue] = {
     "muscle": Tissue(1558.0, 1050.0, 0.96, (1517.0, 1600.0)),
     "heart": Tissue(1575.0, 1060.0, 0.52, (1526.0, 1623.0)),
     "liver": Tissue(1595.0, 1060.0, 0.50, (1555.0, 1635.0)),
-    "soft tissue": Tissue(1540.0, 1060.0, 0.5, (1470.0, 1640.0)),
+    "soft tissue": Tissue(1540.0, 1060.0, 0.5, (1468.0, 1635.0)),
     "bone": Tissue(3600.0, 2000.0, 15.0, (3200.0, 4000.0)),
 }
 
