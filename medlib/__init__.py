@@ -31,6 +31,8 @@ geometry   voxel-to-world mapping, DICOM/NIfTI affines, rotation, scaling, affin
 sampling   convolution, down/up-sampling, interpolation, Fourier transforms
 noise      Gaussian, Poisson and Rician noise, SNR
 mri        Larmor frequency, a fast Bloch simulator, relaxation and contrast, k-space
+ultrasound wave relations, attenuation, reflection, RF simulation, envelope, TGC, B-mode, speckle
+pet        decay, sparse parallel-beam system matrix, Poisson forward model, MLEM and OSEM
 phantoms   Shepp-Logan and test patterns with known ground truth
 data       the course's real data files, checked against their sha256
 formulas   the formula catalogue and its traceability report
@@ -41,5 +43,5 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["data", "formulas", "geometry", "mri", "noise", "notebook", "phantoms", "plotting",
-           "sampling"]
+__all__ = ["data", "formulas", "geometry", "mri", "noise", "notebook", "pet", "phantoms",
+           "plotting", "sampling", "ultrasound"]

@@ -1,0 +1,356 @@
+"""medlib.ultrasound against closed forms, scipy.signal and scipy.interpolate."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import interpolate, signal, stats
+
+from medlib import noise
+from medlib import ultrasound as us
+
+FS = 100e6          # a sampling rate well above the pulses' bandwidth
+FC = 5e6
+
+
+@pytest.mark.formula("us.wave-relation")
+def test_wavelength_is_speed_over_frequency():
+    assert us.wavelength(1540.0, 5e6) == pytest.approx(0.308e-3)
+    lam = us.wavelength(np.array([1450.0, 1540.0, 1580.0]), 2.5e6)
+    np.testing.assert_allclose(lam * 2.5e6, [1450.0, 1540.0, 1580.0])
+
+
+@pytest.mark.formula("us.pressure-wave")
+def test_pressure_wave_travels_at_the_speed_of_sound():
+    x = np.linspace(0, 3e-3, 301)
+    t = np.array([0.0, 0.13e-6, 0.5e-6])[:, None]
+    p = us.pressure_wave(x[None, :], t, amplitude_pa=2.0, frequency_hz=FC, speed_m_per_s=1540.0)
+    # Independent form: a function of t - x / c only.
+    np.testing.assert_allclose(p, 2.0 * np.cos(2 * np.pi * FC * (t - x / 1540.0)), atol=1e-12)
+    dt = 0.2e-6
+    shifted = us.pressure_wave(x + 1540.0 * dt, dt, amplitude_pa=2.0, frequency_hz=FC)
+    np.testing.assert_allclose(shifted, us.pressure_wave(x, 0.0, amplitude_pa=2.0,
+                                                         frequency_hz=FC), atol=1e-12)
+
+
+@pytest.mark.formula("us.range-equation")
+def test_echo_depth_and_time_are_inverse_and_13_us_per_cm():
+    assert us.echo_time(0.01) == pytest.approx(12.987e-6, rel=1e-4)
+    z = np.linspace(0, 0.2, 11)
+    np.testing.assert_allclose(us.echo_depth(us.echo_time(z)), z)
+
+
+@pytest.mark.formula("us.attenuation")
+def test_attenuation_in_nepers_matches_decibels():
+    assert us.attenuate(1.0, 1.0, 1.0) == pytest.approx(np.exp(-1))
+    alpha_np, d = 0.3, np.linspace(0, 10, 21)
+    # Independent: a loss of L dB multiplies an amplitude by 10^(-L/20).
+    loss_db = alpha_np * 20 * np.log10(np.e) * d
+    np.testing.assert_allclose(us.attenuate(2.0, alpha_np, d), 2.0 * 10 ** (-loss_db / 20))
+
+
+@pytest.mark.formula("us.neper-db")
+def test_one_neper_is_8_686_decibels():
+    assert us.neper_to_db(1.0) == pytest.approx(20 / np.log(10))
+    assert us.neper_to_db(1.0) == pytest.approx(8.685889638)
+    assert us.db_to_neper(us.neper_to_db(0.37)) == pytest.approx(0.37)
+    # An intensity falls by the same number of dB: 10 log10(I ratio) = 20 log10(A ratio).
+    a = us.attenuate(1.0, 0.5, 3.0)
+    assert 10 * np.log10(a**2) == pytest.approx(20 * np.log10(a))
+
+
+@pytest.mark.formula("us.attenuation-frequency")
+def test_db_per_cm_per_mhz_rule():
+    assert us.attenuation_db(0.5, 5.0, 10.0) == pytest.approx(25.0)
+    assert us.attenuation_db(0.5, 5.0, 10.0, round_trip=True) == pytest.approx(50.0)
+    np.testing.assert_allclose(us.attenuation_db(0.5, np.array([2.0, 4.0]), 1.0), [1.0, 2.0])
+    assert us.attenuation_db(0.0022, 3.0, 1.0, exponent=2) == pytest.approx(0.0022 * 9)
+
+
+@pytest.mark.formula("us.attenuation-db")
+def test_level_in_db_is_a_straight_line():
+    d = np.linspace(0, 8, 9)
+    level = us.attenuate_db(0.0, 2.5, d)
+    amplitude = us.attenuate(1.0, us.db_to_neper(2.5), d)
+    np.testing.assert_allclose(level, 20 * np.log10(amplitude), atol=1e-12)
+    assert us.attenuate_db(-3.0, 1.0, 2.0) == pytest.approx(-5.0)
+
+
+@pytest.mark.formula("us.impedance")
+def test_impedance_is_density_times_speed():
+    assert us.impedance(998.0, 1482.0) == pytest.approx(1.479e6, rel=1e-3)
+    soft = us.tissue("soft tissue")
+    assert 1.5e6 < us.impedance(soft.density_kg_per_m3, soft.speed_m_per_s) < 1.7e6
+
+
+@pytest.mark.formula("us.reflection")
+def test_reflection_is_symmetric_bounded_and_conserves_energy(rng):
+    z1, z2 = rng.uniform(1e2, 1e7, 1000), rng.uniform(1e2, 1e7, 1000)
+    r = us.reflection_coefficient(z1, z2)
+    assert np.all((r >= 0) & (r <= 1))
+    np.testing.assert_allclose(r, us.reflection_coefficient(z2, z1))
+    np.testing.assert_allclose(r + us.transmission_coefficient(z1, z2), 1.0)
+    # Independent closed form of the transmitted intensity.
+    np.testing.assert_allclose(1 - r, 4 * z1 * z2 / (z1 + z2) ** 2)
+    assert us.reflection_coefficient(1.5e6, 1.5e6) == 0.0
+
+
+@pytest.mark.formula("us.reflection")
+def test_reflection_at_real_interfaces():
+    z = {k: us.impedance(t.density_kg_per_m3, t.speed_m_per_s) for k, t in us.TISSUES.items()}
+    assert us.reflection_coefficient(z["soft tissue"], z["air"]) > 0.998      # gas: no gel
+    assert 0.3 < us.reflection_coefficient(z["soft tissue"], z["bone"]) < 0.5  # bone shadows
+    assert us.reflection_coefficient(z["fat"], z["muscle"]) < 0.01            # soft interfaces
+    # Pressure: inverted echo from a softer medium, transmitted amplitude > 1 into a harder one.
+    assert us.reflection_coefficient(z["soft tissue"], z["air"], kind="pressure") < -0.99
+    assert us.transmission_coefficient(z["fat"], z["bone"], kind="pressure") > 1
+    p = us.reflection_coefficient(z["fat"], z["liver"], kind="pressure")
+    assert p**2 == pytest.approx(us.reflection_coefficient(z["fat"], z["liver"]))
+
+
+def test_gaussian_pulse_matches_scipy():
+    t = np.arange(-1e-6, 1e-6, 1 / FS)
+    np.testing.assert_allclose(us.gaussian_pulse(t, FC, 0.6), signal.gausspulse(t, FC, 0.6),
+                               atol=1e-14)
+    _, env = signal.gausspulse(t, FC, 0.5, -3, retenv=True)
+    np.testing.assert_allclose(us.gaussian_pulse_envelope(t, FC, 0.5, bandwidth_reference_db=-3),
+                               env, atol=1e-14)
+
+
+@pytest.mark.formula("us.envelope")
+@pytest.mark.parametrize("n", [256, 257])
+def test_analytic_signal_matches_scipy_hilbert(n, rng):
+    x = rng.normal(size=(3, n))
+    np.testing.assert_allclose(us.analytic_signal(x), signal.hilbert(x), atol=1e-12)
+    np.testing.assert_allclose(us.analytic_signal(x.T, axis=0), signal.hilbert(x.T, axis=0),
+                               atol=1e-12)
+
+
+@pytest.mark.formula("us.envelope")
+@pytest.mark.parametrize("bandwidth", [0.3, 0.6])
+def test_envelope_of_a_gaussian_pulse_is_its_gaussian(bandwidth):
+    t = np.arange(-2e-6, 2e-6, 1 / FS)
+    pulse = us.gaussian_pulse(t, FC, bandwidth)
+    analytic = us.gaussian_pulse_envelope(t, FC, bandwidth)
+    env = us.envelope(pulse)
+    assert np.all(env >= 0)
+    np.testing.assert_allclose(env, analytic, atol=1e-4)
+    # The envelope equals sqrt(x^2 + x_hat^2) with scipy's Hilbert transform.
+    np.testing.assert_allclose(env, np.hypot(pulse, np.imag(signal.hilbert(pulse))), atol=1e-12)
+
+
+def _brute_force_rf(z, a, n, fc, c, alpha):
+    t = np.arange(n) / FS
+    out = np.zeros(n)
+    for zk, ak in zip(z, a):
+        gain = ak * 10 ** (-alpha * fc / 1e6 * 2 * zk * 100 / 20)
+        out += gain * signal.gausspulse(t - 2 * zk / c, fc, 0.6)
+    return out
+
+
+@pytest.mark.formula("us.attenuation-frequency")
+def test_simulated_rf_equals_a_brute_force_sum_of_pulses(rng):
+    z, a = rng.uniform(0.002, 0.03, 40), rng.normal(size=40)
+    rf = us.simulate_rf(z, a, fs_hz=FS, n_samples=4000, center_frequency_hz=FC,
+                        alpha_db_per_cm_mhz=0.5, truncate=6.0)
+    np.testing.assert_allclose(rf, _brute_force_rf(z, a, 4000, FC, 1540.0, 0.5), atol=1e-6)
+
+
+def test_a_very_wide_band_pulse_reaches_zero_frequency_and_its_envelope_departs():
+    # At 100 % bandwidth the spectrum reaches 0 Hz and the analytic envelope is no longer Gaussian.
+    t = np.arange(-2e-6, 2e-6, 1 / FS)
+    err = np.abs(us.envelope(us.gaussian_pulse(t, FC, 1.0)) - us.gaussian_pulse_envelope(t, FC, 1.0))
+    assert 1e-3 < err.max() < 0.05
+
+
+def test_simulated_echo_peaks_at_the_round_trip_time():
+    rf = us.simulate_rf([0.015], [1.0], fs_hz=FS, n_samples=3000, center_frequency_hz=FC)
+    peak = np.argmax(us.envelope(rf))
+    assert abs(peak - us.echo_time(0.015) * FS) <= 1
+    lines = us.simulate_rf([0.01, 0.02], [1.0, 1.0], fs_hz=FS, n_samples=3000,
+                           center_frequency_hz=FC, line=[0, 2], n_lines=3)
+    assert lines.shape == (3, 3000) and np.all(lines[1] == 0)
+
+
+@pytest.mark.formula("us.tgc")
+def test_tgc_restores_equal_echoes_at_all_depths():
+    depths = np.array([0.01, 0.03, 0.05, 0.07])
+    n = 10_000
+    rf = us.simulate_rf(depths, np.ones(4), fs_hz=FS, n_samples=n, center_frequency_hz=FC,
+                        alpha_db_per_cm_mhz=0.5)
+    sample_depth = us.echo_depth(np.arange(n) / FS)
+    env = us.envelope(rf)
+    idx = np.rint(us.echo_time(depths) * FS).astype(int)
+    lost = env[idx]
+    np.testing.assert_allclose(20 * np.log10(lost), -us.attenuation_db(0.5, 5.0, depths * 100,
+                                                                         round_trip=True),
+                               atol=0.05)
+    gain = us.tgc_gain_db(sample_depth, 0.5, 5.0)
+    compensated = us.envelope(us.apply_tgc(rf, gain))
+    np.testing.assert_allclose(compensated[idx], 1.0, rtol=0.02)
+
+
+@pytest.mark.formula("us.log-compression")
+def test_log_compression_is_linear_then_logarithmic():
+    a = np.array([0.0, 1e-4, 1.0, 1e4])
+    np.testing.assert_allclose(us.log_compress(a), [np.log(1 + v) for v in a])
+    assert us.log_compress(1e-4) == pytest.approx(1e-4, rel=1e-3)             # linear for A << 1
+    assert us.log_compress(1e6) == pytest.approx(np.log(1e6), rel=1e-6)       # log for A >> 1
+    # The knee moves with the unit of A: the map is not scale-invariant.
+    assert us.log_compress(2.0, gain=10) - us.log_compress(1.0, gain=10) != pytest.approx(
+        us.log_compress(2.0) - us.log_compress(1.0))
+
+
+@pytest.mark.formula("us.db-compression")
+def test_db_compression_with_dynamic_range():
+    a = np.array([1.0, 0.1, 0.01, 1e-4, 0.0])
+    np.testing.assert_allclose(us.db_compress(a, dynamic_range_db=60), [0, -20, -40, -60, -60])
+    np.testing.assert_allclose(us.db_compress(a, dynamic_range_db=40, normalize=True),
+                               [1, 0.5, 0, 0, 0])
+    # Scale-free: multiplying the envelope by a gain changes nothing relative to its maximum.
+    np.testing.assert_allclose(us.db_compress(7 * a), us.db_compress(a))
+    assert us.db_compress([2.0], reference=1.0, dynamic_range_db=60)[0] == 0.0   # clipped at 0
+
+
+@pytest.mark.formula("us.scan-conversion")
+def test_scan_conversion_puts_known_points_where_they_belong():
+    angles = np.deg2rad(np.linspace(-40, 40, 81))
+    depths = np.linspace(0.0, 0.1, 401)
+    lines = np.zeros((81, 401))
+    targets = [(10, 100), (40, 200), (75, 380)]          # (angle index, depth index)
+    for i, j in targets:
+        lines[i, j] = 1.0
+    image, x, y = us.scan_convert(lines, angles, depths, pixel_size_m=0.25e-3)
+    assert image.shape == (y.size, x.size)
+    for i, j in targets:
+        xt, yt = us.sector_to_cartesian(angles[i], depths[j])
+        # Look near the expected position only: the brightest pixel there.
+        near = (np.abs(x[None, :] - xt) < 2e-3) & (np.abs(y[:, None] - yt) < 2e-3)
+        r, c = np.unravel_index(np.argmax(np.where(near, image, -1)), image.shape)
+        assert abs(x[c] - xt) <= 0.5e-3 and abs(y[r] - yt) <= 0.5e-3
+        assert image[r, c] > 0.3
+
+
+@pytest.mark.formula("us.scan-conversion")
+def test_scan_conversion_matches_a_regular_grid_interpolator(rng):
+    angles = np.deg2rad(np.linspace(-30, 30, 31))
+    depths = np.linspace(0.005, 0.08, 120)
+    lines = rng.random((31, 120))
+    image, x, y = us.scan_convert(lines, angles, depths, pixel_size_m=0.5e-3, fill=np.nan)
+    xx, yy = np.meshgrid(x, y)
+    theta, r = np.arctan2(xx, yy), np.hypot(xx, yy)
+    ref = interpolate.RegularGridInterpolator((angles, depths), lines, bounds_error=False,
+                                              fill_value=np.nan)(np.stack([theta, r], axis=-1))
+    np.testing.assert_array_equal(np.isnan(image), np.isnan(ref))
+    np.testing.assert_allclose(image[~np.isnan(ref)], ref[~np.isnan(ref)], atol=1e-12)
+
+
+def test_sector_geometry_closed_form():
+    x, y = us.sector_to_cartesian(np.deg2rad(30.0), 2.0)
+    assert x == pytest.approx(1.0) and y == pytest.approx(np.sqrt(3))
+    t, r = us.cartesian_to_sector(x, y)
+    assert t == pytest.approx(np.deg2rad(30.0)) and r == pytest.approx(2.0)
+    x, y = us.sector_to_cartesian(np.deg2rad(-90 + 1e-9), 1.0)
+    assert x < 0
+
+
+@pytest.mark.formula("us.speckle-snr")
+def test_rayleigh_samples_have_snr_1_91():
+    samples = stats.rayleigh.rvs(scale=3.0, size=200_000, random_state=3)
+    assert us.speckle_snr(samples) == pytest.approx(us.RAYLEIGH_SNR, rel=0.01)
+    assert us.RAYLEIGH_SNR == pytest.approx(stats.rayleigh.mean() / stats.rayleigh.std())
+
+
+@pytest.mark.formula("us.speckle-snr")
+def test_fully_developed_speckle_is_rayleigh():
+    gen = np.random.default_rng(11)
+    n_lines, n = 40, 4000
+    k = 400_000     # 10 000 per line: about 75 per -6 dB pulse length ("fully developed")
+    rf = us.simulate_rf(gen.uniform(0, n / FS * 1540 / 2, k), gen.normal(size=k),
+                        line=gen.integers(0, n_lines, k), n_lines=n_lines, fs_hz=FS,
+                        n_samples=n, center_frequency_hz=FC)
+    env = us.envelope(rf)[:, 200:-200:40]           # samples a few pulse lengths apart
+    assert us.speckle_snr(env) == pytest.approx(us.RAYLEIGH_SNR, rel=0.03)
+    sigma = noise.sigma_from_background(env.ravel())
+    assert stats.kstest(env.ravel(), stats.rayleigh(scale=sigma).cdf).pvalue > 1e-3
+    grid = np.linspace(0, 4 * sigma, 50)
+    np.testing.assert_allclose(noise.rician_pdf(grid, 0.0, sigma),
+                               stats.rayleigh.pdf(grid, scale=sigma), atol=1e-12)
+
+
+def test_tissue_table():
+    assert us.tissue("soft tissue").speed_m_per_s == us.SOFT_TISSUE_SPEED_M_PER_S
+    for t in us.TISSUES.values():
+        lo, hi = t.speed_range_m_per_s
+        assert lo <= t.speed_m_per_s <= hi
+    assert us.tissue("fat").speed_m_per_s < us.tissue("liver").speed_m_per_s
+
+
+BAD_CALLS = [
+    (us.wavelength, (1540.0, 0.0), {}, ValueError, "frequency_hz"),
+    (us.wavelength, (-1.0, 5e6), {}, ValueError, "speed_m_per_s"),
+    (us.pressure_wave, (0.0, 0.0), {"amplitude_pa": 1.0, "frequency_hz": -1.0}, ValueError,
+     "frequency_hz"),
+    (us.echo_depth, (-1e-6,), {}, ValueError, "t_s"),
+    (us.attenuate, (1.0, -0.1, 1.0), {}, ValueError, "alpha_np_per_cm"),
+    (us.attenuation_db, (0.5, 0.0, 1.0), {}, ValueError, "frequency_mhz"),
+    (us.attenuation_db, (0.5, 5.0, -1.0), {}, ValueError, "depth_cm"),
+    (us.impedance, (0.0, 1540.0), {}, ValueError, "density"),
+    (us.reflection_coefficient, (0.0, 1.0), {}, ValueError, "z1"),
+    (us.reflection_coefficient, (1.0, 2.0), {"kind": "amplitude"}, ValueError, "kind"),
+    (us.gaussian_pulse, (np.zeros(3), 0.0), {}, ValueError, "center_frequency_hz"),
+    (us.gaussian_pulse, (np.zeros(3), 5e6, -0.5), {}, ValueError, "fractional_bandwidth"),
+    (us.simulate_rf, ([0.01], [1.0, 2.0]),
+     {"fs_hz": FS, "n_samples": 10, "center_frequency_hz": FC}, ValueError, "same length"),
+    (us.simulate_rf, ([0.01], [1.0]),
+     {"fs_hz": FS, "n_samples": 10, "center_frequency_hz": 0.0}, ValueError,
+     "center_frequency_hz"),
+    (us.simulate_rf, ([0.01], [1.0]),
+     {"fs_hz": FS, "n_samples": 10, "center_frequency_hz": FC, "line": [3], "n_lines": 2},
+     ValueError, "line"),
+    (us.envelope, ([1.0, np.nan],), {}, ValueError, "finite"),
+    (us.envelope, ([1.0 + 1j, 2.0],), {}, TypeError, "real"),
+    (us.apply_tgc, (np.ones((2, 5)), np.ones(4)), {}, ValueError, "gain_db"),
+    (us.tgc_gain_db, (np.ones(3), 0.5, 0.0), {}, ValueError, "frequency_mhz"),
+    (us.log_compress, ([-1.0],), {}, ValueError, ">= 0"),
+    (us.db_compress, ([0.0, 0.0],), {}, ValueError, "all zero"),
+    (us.db_compress, ([1.0],), {"dynamic_range_db": 0}, ValueError, "dynamic_range_db"),
+    (us.scan_convert, (np.ones((3, 4)), [0.0, 0.1, 0.2], [0.0, 1.0, 2.0]),
+     {"pixel_size_m": 0.1}, ValueError, "shape"),
+    (us.scan_convert, (np.ones((3, 3)), [0.0, 0.2, 0.1], [0.0, 1.0, 2.0]),
+     {"pixel_size_m": 0.1}, ValueError, "increasing"),
+    (us.scan_convert, (np.ones((3, 3)), [0.0, 0.1, 0.2], [0.0, 1.0, 2.0]),
+     {"pixel_size_m": 0.0}, ValueError, "pixel_size_m"),
+    (us.speckle_snr, ([1.0],), {}, ValueError, "at least 2"),
+    (us.tissue, ("bones",), {}, ValueError, "name"),
+]
+
+
+@pytest.mark.parametrize("func, args, kwargs, error, match", BAD_CALLS,
+                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(BAD_CALLS)])
+def test_bad_input_raises_a_clear_error(func, args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        func(*args, **kwargs)
+
+
+def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
+    x = rng.random(64)
+    lines = rng.random((5, 64))
+    angles, depths = np.linspace(-0.3, 0.3, 5), np.linspace(0.0, 0.05, 64)
+    assert_inputs_unchanged(us.envelope, lines)
+    assert_inputs_unchanged(us.analytic_signal, x)
+    assert_inputs_unchanged(us.log_compress, x)
+    assert_inputs_unchanged(us.db_compress, x)
+    assert_inputs_unchanged(us.apply_tgc, lines, x)
+    assert_inputs_unchanged(us.scan_convert, lines, angles, depths, pixel_size_m=1e-3)
+    assert_inputs_unchanged(us.simulate_rf, depths, x, fs_hz=FS, n_samples=100,
+                            center_frequency_hz=FC)
+    assert_inputs_unchanged(us.reflection_coefficient, x + 1, x + 2)
+    assert_inputs_unchanged(us.attenuate, x, 0.1, x)
+    assert_inputs_unchanged(us.speckle_snr, x)
+
+
+def test_dtypes_and_shapes():
+    assert us.envelope(np.ones((2, 8))).dtype == np.float64
+    assert us.analytic_signal(np.ones(8)).dtype == np.complex128
+    assert isinstance(us.wavelength(1540.0, 1e6), float)
+    assert us.db_compress(np.ones((3, 4))).shape == (3, 4)
