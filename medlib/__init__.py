@@ -34,6 +34,12 @@ mri        Larmor frequency, a fast Bloch simulator, relaxation and contrast, k-
 ultrasound wave relations, attenuation, reflection, RF simulation, envelope, TGC, B-mode, speckle
 pet        decay, sparse parallel-beam system matrix, Poisson forward model, MLEM and OSEM
 phantoms   Shepp-Logan and test patterns with known ground truth
+processing normalisation, histograms and equalisation, Gaussian/Sobel/Laplacian filters, resampling
+dl         convolution layers (stride, padding, dilation) and their output size, in NumPy
+losses     Dice, cross-entropy and focal losses with their gradients, in NumPy
+metrics    Dice, IoU, confusion matrix, sensitivity, specificity, with defined edge cases
+dltorch    PyTorch glue: train a small network with medlib's NumPy losses (the only module
+           that imports torch; install the ``dl`` extra)
 data       the course's real data files, checked against their sha256
 formulas   the formula catalogue and its traceability report
 notebook   display helpers for the book (show a function's source)
@@ -43,5 +49,5 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["data", "formulas", "geometry", "mri", "noise", "notebook", "pet", "phantoms",
-           "plotting", "sampling", "ultrasound"]
+__all__ = ["data", "dl", "dltorch", "formulas", "geometry", "losses", "metrics", "mri", "noise",
+           "notebook", "pet", "phantoms", "plotting", "processing", "sampling", "ultrasound"]

@@ -361,6 +361,8 @@ def interpolate_linear(array, coords, *, cval: float = 0.0) -> np.ndarray:
     :formula:`signal.bilinear` -- :math:`f(x,y) = \\sum_{m,n\\in\\{0,1\\}} f(i+m, j+n)
     (1-|x-i-m|)(1-|y-j-n|)` with i = floor(x), j = floor(y); the same sum over 2^d corners in d
     dimensions. Matches ``map_coordinates(array, coords, order=1, mode="constant", cval=cval)``.
+    For volumes this is :formula:`proc.trilinear`, the eight-corner sum taught in section 8.3
+    (``chapters/image-processing/resampling.ipynb``).
     """
     a = as_array(array, "array")
     c = as_array(coords, "coords", allow_empty=True)

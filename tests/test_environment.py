@@ -9,6 +9,10 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+# PyPI name -> conda-forge name, where they differ (conda-forge's CPU-only PyTorch).
+CONDA_NAMES = {"torch": "pytorch-cpu"}
+# Extras that notebooks need at run time (Binder must have them); book/test/dev are tooling.
+RUNTIME_EXTRAS = ("notebooks", "lab", "dl")
 
 
 def _name(requirement: str) -> str:
@@ -67,13 +71,24 @@ def test_binder_environment_matches_the_runtime_dependencies():
     assert conda["python"] == "3.11"
     project = _pyproject()
     runtime = project["dependencies"] + [
-        r for extra in ("notebooks", "lab") for r in project["optional-dependencies"][extra]
+        r for extra in RUNTIME_EXTRAS for r in project["optional-dependencies"][extra]
         if not r.startswith("medlib")]
     for req in runtime:
         name = _name(req)
-        assert name in conda, f"{name} is missing from environment.yml"
+        conda_name = CONDA_NAMES.get(name, name)
+        assert conda_name in conda, f"{conda_name} (for {name}) is missing from environment.yml"
         major_minor = ".".join(pins[name].split(".")[:2])
-        assert conda[name] == major_minor, f"{name}: environment.yml {conda[name]} vs {pins[name]}"
+        assert conda[conda_name] == major_minor, \
+            f"{name}: environment.yml {conda_name}={conda[conda_name]} vs {pins[name]}"
+
+
+def test_pytorch_is_the_cpu_build_and_a_runtime_dependency():
+    project = _pyproject()
+    assert any(_name(r) == "torch" for r in project["optional-dependencies"]["dl"])
+    dev_extras = re.search(r"\[(.*)\]", project["optional-dependencies"]["dev"][0]).group(1)
+    assert "dl" in dev_extras.split(","), "dev must include the dl extra"
+    # conda-forge's plain "pytorch" may pull CUDA; the CPU package keeps Binder small.
+    assert "pytorch" not in _conda() and "pytorch-cpu" in _conda()
 
 
 def test_binder_installs_medlib_without_rebuilding_the_environment():

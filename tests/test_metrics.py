@@ -1,0 +1,188 @@
+"""medlib.metrics against SciPy's set dissimilarities, direct counting and closed forms."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial import distance
+
+from medlib import metrics
+
+
+def _masks(rng, shape=(20, 30), p=0.3, q=0.3):
+    return rng.uniform(size=shape) < p, rng.uniform(size=shape) < q
+
+
+@pytest.mark.formula("metrics.confusion-matrix")
+def test_confusion_matrix_matches_histogram2d_and_a_count(rng):
+    pred = rng.integers(0, 4, size=(15, 12))
+    true = rng.integers(0, 4, size=(15, 12))
+    ours = metrics.confusion_matrix(pred, true)
+    ref, _, _ = np.histogram2d(true.ravel(), pred.ravel(), bins=np.arange(5) - 0.5)
+    np.testing.assert_array_equal(ours, ref.astype(int))
+    assert ours[2, 1] == np.sum((true == 2) & (pred == 1))
+    assert ours.sum() == pred.size
+
+
+@pytest.mark.formula("metrics.confusion-matrix")
+def test_binary_counts_are_the_cells_of_the_two_by_two_matrix(rng):
+    pred, true = _masks(rng)
+    c = metrics.binary_counts(pred, true)
+    assert c.tp == np.sum(pred & true) and c.fp == np.sum(pred & ~true)
+    assert c.fn == np.sum(~pred & true) and c.tn == np.sum(~pred & ~true)
+    np.testing.assert_array_equal(metrics.confusion_matrix(pred, true),
+                                  [[c.tn, c.fp], [c.fn, c.tp]])
+    assert all(isinstance(v, int) for v in c)
+
+
+def test_confusion_matrix_with_absent_classes():
+    out = metrics.confusion_matrix([0, 0, 1], [0, 1, 1], n_classes=3)
+    np.testing.assert_array_equal(out, [[1, 0, 0], [1, 1, 0], [0, 0, 0]])
+
+
+@pytest.mark.formula("metrics.dice")
+def test_dice_matches_scipy_dissimilarity(rng):
+    pred, true = _masks(rng)
+    assert metrics.dice(pred, true) == pytest.approx(1 - distance.dice(pred.ravel(),
+                                                                        true.ravel()))
+    assert metrics.dice(pred.astype(np.uint8), true.astype(float)) == metrics.dice(pred, true)
+
+
+@pytest.mark.formula("metrics.dice")
+def test_dice_of_two_overlapping_squares_by_hand():
+    a = np.zeros((10, 10), bool)
+    b = np.zeros((10, 10), bool)
+    a[0:4, 0:4] = True                      # 16 pixels
+    b[2:6, 2:6] = True                      # 16 pixels, 4 shared
+    assert metrics.dice(a, b) == pytest.approx(2 * 4 / 32)
+    assert metrics.iou(a, b) == pytest.approx(4 / 28)
+
+
+@pytest.mark.formula("metrics.iou")
+def test_iou_matches_scipy_jaccard(rng):
+    pred, true = _masks(rng, (40, 40), 0.1, 0.15)
+    assert metrics.iou(pred, true) == pytest.approx(1 - distance.jaccard(pred.ravel(),
+                                                                          true.ravel()))
+
+
+@pytest.mark.formula("metrics.dice-iou")
+def test_dice_and_iou_satisfy_their_relation_on_random_masks(rng):
+    for _ in range(20):
+        pred, true = _masks(rng, (16, 16), rng.uniform(0.05, 0.8), rng.uniform(0.05, 0.8))
+        j = 1 - distance.jaccard(pred.ravel(), true.ravel())          # scipy's IoU
+        d = 1 - distance.dice(pred.ravel(), true.ravel())             # scipy's Dice
+        assert metrics.dice_from_iou(j) == pytest.approx(d)
+        assert metrics.iou_from_dice(d) == pytest.approx(j)
+        assert metrics.dice(pred, true) >= metrics.iou(pred, true)
+
+
+@pytest.mark.formula("metrics.dice-iou")
+def test_dice_iou_conversion_is_monotonic_and_invertible():
+    j = np.linspace(0, 1, 101)
+    d = metrics.dice_from_iou(j)
+    assert np.all(np.diff(d) > 0) and d[0] == 0 and d[-1] == 1
+    np.testing.assert_allclose(metrics.iou_from_dice(d), j, atol=1e-15)
+    assert metrics.dice_from_iou(0.5) == pytest.approx(2 / 3)
+
+
+@pytest.mark.formula("metrics.sensitivity")
+def test_sensitivity_is_the_fraction_of_positives_found(rng):
+    pred, true = _masks(rng)
+    assert metrics.sensitivity(pred, true) == pytest.approx(
+        np.sum(pred & true) / np.sum(true))
+
+
+@pytest.mark.formula("metrics.specificity")
+def test_specificity_is_the_fraction_of_negatives_kept(rng):
+    pred, true = _masks(rng)
+    assert metrics.specificity(pred, true) == pytest.approx(
+        np.sum(~pred & ~true) / np.sum(~true))
+
+
+@pytest.mark.formula("metrics.specificity")
+def test_specificity_stays_near_one_for_a_poor_segmentation_of_a_small_lesion():
+    true = np.zeros((200, 200), bool)
+    true[90:110, 90:110] = True                     # 400 pixels in 40000
+    pred = np.zeros_like(true)
+    pred[100:130, 100:130] = True                   # mostly wrong
+    assert metrics.dice(pred, true) < 0.3
+    assert metrics.specificity(pred, true) > 0.97
+
+
+@pytest.mark.formula("metrics.dice", "metrics.sensitivity")
+def test_dice_is_the_harmonic_mean_of_precision_and_sensitivity(rng):
+    pred, true = _masks(rng)
+    p, s = metrics.precision(pred, true), metrics.sensitivity(pred, true)
+    assert metrics.dice(pred, true) == pytest.approx(2 * p * s / (p + s))
+
+
+# --- edge cases, as the module defines them ----------------------------------------------------
+
+@pytest.mark.formula("metrics.dice", "metrics.iou")
+def test_both_empty_scores_the_empty_score():
+    empty = np.zeros((5, 5), bool)
+    assert metrics.dice(empty, empty) == 1.0 and metrics.iou(empty, empty) == 1.0
+    assert np.isnan(metrics.dice(empty, empty, empty_score=np.nan))
+    assert 1 - distance.jaccard(empty.ravel(), empty.ravel()) == 1.0   # SciPy agrees
+
+
+@pytest.mark.formula("metrics.dice", "metrics.sensitivity", "metrics.specificity")
+def test_empty_prediction_of_a_present_lesion():
+    true = np.zeros((5, 5), bool)
+    true[1:3, 1:3] = True
+    empty = np.zeros_like(true)
+    assert metrics.dice(empty, true) == 0.0 and metrics.iou(empty, true) == 0.0
+    assert metrics.sensitivity(empty, true) == 0.0
+    assert metrics.specificity(empty, true) == 1.0
+    assert np.isnan(metrics.precision(empty, true))
+
+
+@pytest.mark.formula("metrics.dice", "metrics.sensitivity", "metrics.specificity")
+def test_prediction_on_an_empty_ground_truth():
+    pred = np.zeros((5, 5), bool)
+    pred[0, 0] = True
+    empty = np.zeros_like(pred)
+    assert metrics.dice(pred, empty) == 0.0
+    assert np.isnan(metrics.sensitivity(pred, empty))
+    assert metrics.sensitivity(pred, empty, zero_division=1.0) == 1.0
+    assert metrics.specificity(pred, empty) == pytest.approx(24 / 25)
+    assert metrics.precision(pred, empty) == 0.0
+
+
+def test_specificity_without_negatives_is_undefined():
+    full = np.ones(6, bool)
+    assert np.isnan(metrics.specificity(full, full))
+    assert metrics.specificity(full, full, zero_division=0.0) == 0.0
+
+
+BAD_CALLS = [
+    (metrics.dice, (np.ones((3, 3)), np.ones((3, 4))), {}, ValueError, "same shape"),
+    (metrics.dice, (np.array([0.2, 1.0]), np.ones(2)), {}, ValueError, "integer"),
+    (metrics.dice, (np.array([0, 2]), np.ones(2)), {}, ValueError, "binary"),
+    (metrics.iou, (np.ones(2), np.array([0, -1])), {}, ValueError, "non-negative"),
+    (metrics.sensitivity, (np.ones(2), np.array([0.5, 1.0])), {}, ValueError, "target"),
+    (metrics.specificity, (np.ones(2), np.ones(3)), {}, ValueError, "same shape"),
+    (metrics.precision, ([], []), {}, ValueError, "empty"),
+    (metrics.confusion_matrix, ([0, 3], [0, 1]), {"n_classes": 3}, ValueError, "n_classes"),
+    (metrics.confusion_matrix, ([0, 1], [0, 1]), {"n_classes": 1.5}, TypeError, "n_classes"),
+    (metrics.confusion_matrix, ([0, 1], [0, np.nan]), {}, ValueError, "finite"),
+    (metrics.binary_counts, ("ab", [0, 1]), {}, TypeError, "prediction"),
+    (metrics.dice_from_iou, (1.5,), {}, ValueError, "iou_value"),
+    (metrics.iou_from_dice, (-0.1,), {}, ValueError, "dice_value"),
+]
+
+
+@pytest.mark.parametrize("func, args, kwargs, error, match", BAD_CALLS,
+                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(BAD_CALLS)])
+def test_bad_input_raises_a_clear_error(func, args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        func(*args, **kwargs)
+
+
+def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
+    pred, true = _masks(rng)
+    for func in (metrics.dice, metrics.iou, metrics.sensitivity, metrics.specificity,
+                 metrics.precision, metrics.binary_counts, metrics.confusion_matrix):
+        assert_inputs_unchanged(func, pred, true)
+    values = rng.uniform(size=5)
+    assert_inputs_unchanged(metrics.dice_from_iou, values)
+    assert_inputs_unchanged(metrics.iou_from_dice, values)
