@@ -30,6 +30,8 @@ Modules
 geometry   voxel-to-world mapping, DICOM/NIfTI affines, rotation, scaling, affine transforms
 sampling   convolution, down/up-sampling, interpolation, Fourier transforms
 noise      Gaussian, Poisson and Rician noise, SNR
+ct         attenuation, Radon transform, filtered backprojection, Hounsfield units, windows
+xray       transmission, DRR, detector response, flat-field correction, display
 phantoms   Shepp-Logan and test patterns with known ground truth
 data       the course's real data files, checked against their sha256
 formulas   the formula catalogue and its traceability report
@@ -40,4 +42,5 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["data", "formulas", "geometry", "noise", "notebook", "phantoms", "plotting", "sampling"]
+__all__ = ["ct", "data", "formulas", "geometry", "noise", "notebook", "phantoms", "plotting", "sampling",
+           "xray"]

@@ -282,7 +282,7 @@ def log_variance(p, i0) -> np.ndarray:
 # 3.2 Radon transform
 # ---------------------------------------------------------------------------------------------
 
-_PROJ_OVERSAMPLE = 16   # fine bins per pixel in the forward projector's histogram
+_PROJ_OVERSAMPLE = 16   # fine bins per pixel in the forward projector's histogram (even)
 _PROJ_CHUNK = 4         # angles per vectorised pass of the forward projector
 _BP_OVERSAMPLE = 32     # fine samples per pixel in the backprojector's lookup table
 
@@ -399,27 +399,33 @@ def radon(image, theta) -> np.ndarray:
     :formula:`ct.radon-parametrized` :formula:`ct.radon`
 
     p(theta, t) = int mu(t cos(theta) - s sin(theta), t sin(theta) + s cos(theta)) ds is
-    discretised with Joseph's method (1982): for |cos theta| >= |sin theta| the ray crosses
-    every row once, the image is interpolated linearly along the row, and each row contributes
-    with the step length 1 / |cos theta| (rows and columns swap roles otherwise). The same
-    operator, seen from the pixels, gives each pixel a triangular footprint of half-width
-    max(|cos|, |sin|) on the detector. It is computed per chunk of angles, vectorised:
+    discretised with square pixels and detector bins of finite width, in the spirit of the
+    distance-driven projector of De Man and Basu (2004). Take |cos theta| >= |sin theta| (rows
+    and columns swap roles otherwise): every ray crosses each image row once, over a length
+    1 / |cos theta|, and the pixels of a row, projected along the ray, tile the detector axis
+    with intervals of width |cos theta|. Each pixel's value is spread uniformly over its
+    interval and every detector bin collects what falls within its own width (1). Hence:
 
-    1. along the major axis every pixel lands at s = b + offset(row), in units of pixels;
-       the offsets are rounded to 1/16 pixel and the pixels binned into a fine histogram with
-       one ``np.bincount`` per chunk;
-    2. each detector bin then collects the histogram through the exact triangular footprint.
+    * a uniform image gives exact path lengths, and every pixel's value reaches the detector
+      in full, at every angle (sum over t of p(theta, t) = sum of the image);
+    * at theta = 0 and pi/2 the projections are the exact column and row sums.
+
+    It is computed per chunk of angles, vectorised. Along the major axis the pixels of row a
+    sit at s = b + offset_a (pixels); the row offsets are rounded to 1/16 pixel and the pixel
+    values binned into a fine histogram with one ``np.bincount``. Two running sums (cumsum)
+    then turn the histogram into each bin's share of the uniform footprints.
 
     Differences from :func:`skimage.transform.radon`: angles in radians, not degrees; only
     square images (scikit-image crops); an error, not a warning, for values outside the
-    circle; Joseph's interpolation instead of rotating the image with bilinear interpolation
-    (results agree to about 0.3 % RMS on a Shepp-Logan phantom); 4-6 times faster.
+    circle; area-weighted pixel footprints instead of rotating the image with bilinear
+    interpolation (the sinograms agree to about 0.1 % RMS on a Shepp-Logan phantom); 5-7
+    times faster.
 
     References
     ----------
-    P. M. Joseph, "An improved algorithm for reprojecting rays through pixel images", IEEE
-    Trans. Med. Imaging 1(3), 192-196, 1982. A. C. Kak and M. Slaney, *Principles of
-    Computerized Tomographic Imaging*, IEEE Press, 1988, ch. 3.
+    B. De Man and S. Basu, "Distance-driven projection and backprojection in three
+    dimensions", Phys. Med. Biol. 49(11), 2463-2475, 2004. A. C. Kak and M. Slaney,
+    *Principles of Computerized Tomographic Imaging*, IEEE Press, 1988, ch. 3.
     """
     img, n = _square_image(image, "image")
     th = _angles(theta)
@@ -464,25 +470,31 @@ def radon(image, theta) -> np.ndarray:
             np.add(row_term[:, :, None], col_term[None, None, :], out=index[:k])
             hist = np.bincount(index[:k].ravel(), weights=weights[:index[:k].size],
                                minlength=k * length)[:k * length].reshape(k, length)
-            # 2. Footprint: a triangle of half-width 1 in s (D fine bins) is a box of D bins
-            # convolved with itself, i.e. two running sums:
-            # tri2[y] = sum_u hist[u] * max(0, D - |u - (y - D + 1)|).
+            # 2. Footprint: every pixel covers a box of width 1 in s (|g| in t), and detector
+            # bin k collects the part of the boxes within its own width, 1 / |g| in s, around
+            # s_k = t_k / g. On the fine grid the boxes' density is a running sum of D bins
+            # and the bins are differences of its running integral: two cumulative sums.
             run = np.cumsum(hist, axis=1)
-            box = run.copy()
-            box[:, D:] -= run[:, :-D]
-            run = np.cumsum(box, axis=1)
-            tri2 = run.copy()
-            tri2[:, D:] -= run[:, :-D]
-            # Fine bin u holds the pixels at s = s_lo + u / D. The footprint of a detector bin
-            # centred on the fine position x sums to tri2[x + D - 1] / D (exact for integer x,
-            # linear in between); bin k sits at x = D (t_k / g - s_lo).
-            pos = D * (bins_t[None, :] / g[:, None] - s_lo) + (D - 1)
-            base = np.floor(pos).astype(np.intp)
-            frac = pos - base
-            flat = base + (np.arange(k) * length)[:, None]
-            tri2 = tri2.ravel()
-            proj = (1 - frac) * tri2[flat] + frac * tri2[flat + 1]
-            sino[:, chunk] = (proj / (D * np.abs(g)[:, None])).T
+            half = D // 2
+            density = np.zeros_like(run)                   # on [x, x + 1): sum of D bins
+            density[:, half:length - half] = run[:, D:] - run[:, :-D]
+            integral = np.zeros((k, length + 1))            # running integral at the nodes
+            np.cumsum(density, axis=1, out=integral[:, 1:])
+            integral /= D
+            centre = D * (bins_t[None, :] / g[:, None] - s_lo)
+            reach = 0.5 * D / np.abs(g)[:, None]
+            flat_off = (np.arange(k) * (length + 1))[:, None]
+            flat_density = (np.arange(k) * length)[:, None]
+            integral = integral.ravel()
+            density = density.ravel()
+
+            def running_integral(x):
+                base = np.floor(x).astype(np.intp)
+                return (integral[base + flat_off]
+                        + (x - base) * density[base + flat_density] / D)
+
+            proj = running_integral(centre + reach) - running_integral(centre - reach)
+            sino[:, chunk] = proj.T
     return sino
 
 
@@ -752,7 +764,10 @@ def backproject(sinogram, theta) -> np.ndarray:
     D = _BP_OVERSAMPLE
     layouts = _layouts(n)
     acc = {"x": np.zeros((n, n), np.float32), "y": np.zeros((n, n), np.float32)}
-    det = np.arange(n, dtype=float)
+    # Detector positions with one zero bin on each side: the projection falls linearly to 0
+    # beyond the detector's ends instead of jumping (as in scikit-image, which zero-pads).
+    det = np.arange(-1, n + 1, dtype=float)
+    column = np.zeros(n + 2)
     # Fine table over s in [s_lo, s_lo + m_len), D samples per pixel: s = (b - b0) + offset
     # with b - b0 in [-c - 1, n] and |offset| <= c + 1.
     s_lo = -(2 * c + 3)
@@ -766,11 +781,12 @@ def backproject(sinogram, theta) -> np.ndarray:
         g, ratio = (ca, sa / ca) if key == "x" else (sa, ca / sa)
         # The projection at t = g s, interpolated linearly between bins; zero off the detector,
         # so only |s| <= (c + 1) / |g| needs computing.
-        reach = (c + 2) / abs(g)
+        reach = (c + 3) / abs(g)
         lo = max(0, int(D * (-reach - s_lo)))
         hi = min(table.size, int(D * (reach - s_lo)) + 2)
         table.fill(0.0)
-        table[lo:hi] = np.interp(g * s_fine[lo:hi] + c, det, sino[:, a], left=0.0, right=0.0)
+        column[1:-1] = sino[:, a]
+        table[lo:hi] = np.interp(g * s_fine[lo:hi] + c, det, column, left=0.0, right=0.0)
         phases = np.ascontiguousarray(table.reshape(m_len, D).T)   # [q, m] = table[q + D m]
         windows = sliding_window_view(phases, n, axis=1)            # [q, m, b] = table[q + D (m + b)]
         # Pixel (a, b) sits at fine index D b + e_a, e_a = D (offset_a - b0 - s_lo), rounded.
