@@ -39,6 +39,7 @@ __all__ = [
     "backproject",
     "circle_mask",
     "clinical_window",
+    "detector_positions",
     "fbp",
     "filter_response",
     "filter_sinogram",
@@ -49,6 +50,7 @@ __all__ = [
     "log_variance",
     "mu_from_hu",
     "pad_to_circle",
+    "pixel_positions",
     "radon",
     "radon_ellipses",
     "ramp_kernel",
@@ -320,6 +322,45 @@ def circle_mask(n: int) -> np.ndarray:
     c = size // 2
     r = np.arange(size) - c
     return r[:, None] ** 2 + r[None, :] ** 2 <= c**2
+
+
+def pixel_positions(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (x, y) coordinates of the pixels of an ``n x n`` image in the projector's geometry.
+
+    Parameters
+    ----------
+    n : int
+        Image size (>= 1).
+
+    Returns
+    -------
+    x, y : numpy.ndarray, shape (n, n)
+        x = col - n // 2 (to the right) and y = n // 2 - row (upwards), in pixels: the
+        convention of :func:`radon` and of scikit-image. A pixel at (x, y) projects to the
+        detector position t = x cos(theta) + y sin(theta).
+    """
+    size = as_int(n, "n", low=1)
+    c = size // 2
+    x = np.broadcast_to(np.arange(size) - c, (size, size)).astype(float)
+    y = np.broadcast_to((c - np.arange(size))[:, None], (size, size)).astype(float)
+    return x, y
+
+
+def detector_positions(n: int) -> np.ndarray:
+    """The positions t (pixels) of the ``n`` detector bins of a sinogram: t_k = k - n // 2.
+
+    Parameters
+    ----------
+    n : int
+        Number of detector bins (the image size, >= 1).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+        Bin centres; bin ``n // 2`` holds the rays through the rotation centre.
+    """
+    size = as_int(n, "n", low=1)
+    return (np.arange(size) - size // 2).astype(float)
 
 
 def pad_to_circle(image) -> np.ndarray:
