@@ -30,9 +30,11 @@ Modules
 geometry   voxel-to-world mapping, DICOM/NIfTI affines, rotation, scaling, affine transforms
 sampling   convolution, down/up-sampling, interpolation, Fourier transforms
 noise      Gaussian, Poisson and Rician noise, SNR
+ct         attenuation, Radon transform, filtered backprojection, Hounsfield units, windows
 mri        Larmor frequency, a fast Bloch simulator, relaxation and contrast, k-space
 ultrasound wave relations, attenuation, reflection, RF simulation, envelope, TGC, B-mode, speckle
 pet        decay, sparse parallel-beam system matrix, Poisson forward model, MLEM and OSEM
+xray       transmission, DRR, detector response, flat-field correction, display
 phantoms   Shepp-Logan and test patterns with known ground truth
 processing normalisation, histograms and equalisation, Gaussian/Sobel/Laplacian filters, resampling
 dl         convolution layers (stride, padding, dilation) and their output size, in NumPy
@@ -49,5 +51,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["data", "dl", "dltorch", "formulas", "geometry", "losses", "metrics", "mri", "noise",
-           "notebook", "pet", "phantoms", "plotting", "processing", "sampling", "ultrasound"]
+__all__ = ["ct", "data", "dl", "dltorch", "formulas", "geometry", "losses", "metrics", "mri",
+           "noise", "notebook", "pet", "phantoms", "plotting", "processing", "sampling",
+           "ultrasound", "xray"]

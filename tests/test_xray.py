@@ -1,0 +1,244 @@
+"""medlib.xray against closed forms, scikit-image, pydicom and medlib.ct's projector."""
+from __future__ import annotations
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.pixels import apply_presentation_lut
+from skimage.exposure import rescale_intensity
+
+from medlib import ct, data, noise, xray
+
+
+@pytest.mark.formula("xray.transmission")
+def test_transmission_is_exponential_and_inverted_by_the_log_transform(rng):
+    p = rng.uniform(0, 5, 200)
+    intensity = xray.transmission(p, 5e4)
+    np.testing.assert_allclose(intensity, 5e4 * np.exp(-p), rtol=1e-14)
+    np.testing.assert_allclose(ct.log_transform(intensity, 5e4), p, atol=1e-12)
+    assert xray.transmission(0.0) == 1.0
+
+
+@pytest.mark.formula("xray.transmission")
+def test_transmission_of_a_line_integral_equals_lambert_beer_along_the_ray(rng):
+    mu = rng.uniform(0, 0.4, size=(6, 80))
+    np.testing.assert_allclose(xray.transmission(ct.line_integral(mu, 0.25), 100.0),
+                               ct.attenuate(100.0, mu, 0.25), rtol=1e-14)
+
+
+@pytest.mark.formula("xray.brightness")
+def test_slab_transmission_halves_at_the_half_value_layer():
+    mu = ct.attenuation_coefficient("bone", 60)
+    hvl = np.log(2) / mu
+    assert xray.slab_transmission(mu, hvl) == pytest.approx(0.5, rel=1e-14)
+    assert xray.slab_transmission(mu, 3 * hvl, 8.0) == pytest.approx(1.0, rel=1e-14)
+    d = np.linspace(0, 10, 11)
+    values = xray.slab_transmission(mu, d)
+    assert np.all(np.diff(values) < 0)            # thicker: darker detector
+    denser = xray.slab_transmission(2 * mu, d)
+    assert np.all(denser[1:] < values[1:])       # more attenuating: darker detector
+
+
+@pytest.mark.formula("xray.drr")
+def test_drr_through_a_water_sphere_is_its_chord_length():
+    n, spacing = 64, 2.0                            # mm
+    z, y, x = np.mgrid[:n, :n, :n] - n // 2
+    radius_vox = 20
+    hu = np.where(x**2 + y**2 + z**2 <= radius_vox**2, 0.0, -1000.0)
+    mu_w = ct.attenuation_coefficient("water", 60)
+    p = xray.drr(hu, spacing, axis=1, mu_water_per_cm=mu_w)
+    assert p.shape == (n, n)
+    # Through the centre: 2 R of water (in cm); the voxelised chord has 2 R + 1 voxels.
+    assert p[n // 2, n // 2] == pytest.approx((2 * radius_vox + 1) * spacing / 10 * mu_w)
+    assert p[0, 0] == 0.0                           # air (and -1000 clipping) is transparent
+
+
+@pytest.mark.formula("xray.drr")
+def test_drr_is_a_single_angle_radon_transform(rng):
+    # Each slice of a (z, y, x) volume projected along y equals ct.radon at theta = 0.
+    n = 40
+    inside = ct.circle_mask(n)
+    hu = np.where(inside[None], rng.uniform(-1000, 1500, (5, n, n)), -1000.0)
+    mu_w = 0.2
+    p = xray.drr(hu, 1.5, axis=1, mu_water_per_cm=mu_w)
+    mu = ct.mu_from_hu(hu, mu_w) * 0.15             # mu per voxel step (cm)
+    for k in range(5):
+        np.testing.assert_allclose(p[k], ct.radon(mu[k], [0.0])[:, 0], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.formula("xray.detector-model")
+def test_detector_response_is_gain_times_signal_plus_dark(rng):
+    signal = rng.uniform(0, 1000, (20, 30))
+    gain, dark = xray.simulate_detector((20, 30), rng)
+    raw = xray.detector_response(signal, gain, dark)
+    np.testing.assert_allclose(raw, gain * signal + dark, rtol=1e-14)
+    np.testing.assert_allclose(xray.detector_response(signal, 2.0, 10.0), 2 * signal + 10)
+
+
+def test_simulated_detector_has_the_requested_statistics():
+    gain, dark = xray.simulate_detector((400, 300), 5, pixel_gain_sd=0.05, column_gain_sd=0.0,
+                                        falloff=0.0, dark_mean=100.0, dark_sd=10.0)
+    assert gain.mean() == pytest.approx(1.0, abs=0.002)
+    assert gain.std() == pytest.approx(0.05, rel=0.03)
+    assert dark.mean() == pytest.approx(100.0, abs=0.1)
+    assert dark.std() == pytest.approx(10.0, rel=0.03)
+    again = xray.simulate_detector((400, 300), 5, pixel_gain_sd=0.05, column_gain_sd=0.0,
+                                   falloff=0.0)
+    np.testing.assert_array_equal(gain, again[0])
+    striped, _ = xray.simulate_detector((400, 300), 1, pixel_gain_sd=0.0, column_gain_sd=0.05,
+                                        falloff=0.0)
+    assert np.allclose(striped, striped[0])           # columns: constant down each column
+    assert striped[0].std() == pytest.approx(0.05, rel=0.2)
+
+
+@pytest.mark.formula("xray.flat-field")
+def test_flat_field_correction_recovers_the_signal_under_a_known_gain_map(rng):
+    shape = (50, 60)
+    gain, dark = xray.simulate_detector(shape, rng)
+    transmitted = rng.uniform(0.05, 1.0, shape)       # the patient's transmission I / I0
+    i0 = 4000.0
+    raw = xray.detector_response(i0 * transmitted, gain, dark)
+    flat = xray.detector_response(np.full(shape, i0), gain, dark)
+    corrected = xray.flat_field_correct(raw, flat, dark)
+    np.testing.assert_allclose(corrected, transmitted, rtol=1e-12)
+    # The gain map itself is (flat - dark) / I0.
+    np.testing.assert_allclose((flat - dark) / i0, gain, rtol=1e-12)
+
+
+@pytest.mark.formula("xray.flat-field")
+def test_residual_error_falls_with_the_number_of_averaged_flats(rng):
+    shape = (200, 200)
+    gain, dark = xray.simulate_detector(shape, rng)
+    i0 = 2000.0
+    truth = np.full(shape, 0.5)
+    raw = xray.detector_response(i0 * truth, gain, dark)          # noise-free patient image
+    errors = []
+    for n_frames in (1, 16):
+        frames = [noise.poisson_noise(gain * i0, rng) + dark for _ in range(n_frames)]
+        flat = np.mean(frames, axis=0)
+        errors.append(np.std(xray.flat_field_correct(raw, flat, dark) - truth))
+    # One flat: relative noise 1/sqrt(G I0); sixteen: four times less.
+    expected_one = 0.5 / np.sqrt(i0) * np.sqrt(np.mean(1 / gain))
+    assert errors[0] == pytest.approx(expected_one, rel=0.05)
+    assert errors[0] / errors[1] == pytest.approx(4.0, rel=0.08)
+
+
+@pytest.mark.formula("xray.minmax-display")
+def test_minmax_matches_scikit_image_rescale_intensity(rng):
+    image = rng.normal(100, 30, (40, 50))
+    ours = xray.minmax_normalize(image)
+    np.testing.assert_allclose(ours, rescale_intensity(image, out_range=(0.0, 1.0)),
+                               atol=1e-14)
+    assert ours.min() == 0.0 and ours.max() == 1.0
+    np.testing.assert_allclose(xray.minmax_normalize(3 * image - 7), ours, atol=1e-13)
+
+
+@pytest.mark.formula("xray.minmax-display")
+def test_percentile_normalisation_resists_a_hot_pixel(rng):
+    image = rng.normal(100, 10, (50, 50))
+    lo, hi = np.percentile(image, [1, 99])
+    image[3, 3] = 1e6                                   # one defective pixel
+    robust = xray.minmax_normalize(image, percentiles=(1, 99))
+    lo, hi = np.percentile(image, [1, 99])
+    expected = rescale_intensity(image, in_range=(lo, hi), out_range=(0.0, 1.0))
+    np.testing.assert_allclose(robust, expected, atol=1e-14)
+    assert np.median(xray.minmax_normalize(image)) < 1e-3  # plain min-max: all black
+    assert 0.3 < np.median(robust) < 0.7
+
+
+@pytest.mark.formula("xray.monochrome1")
+def test_monochrome1_is_inverted_against_the_stored_range():
+    sv = np.array([[0, 100], [32767, 5000]])
+    out = xray.to_monochrome2(sv, "MONOCHROME1", 15)
+    np.testing.assert_array_equal(out, 32767 - sv)
+    np.testing.assert_array_equal(xray.to_monochrome2(sv, "MONOCHROME2", 15), sv)
+
+
+@pytest.mark.formula("xray.monochrome1")
+def test_real_monochrome1_radiograph_agrees_with_pydicom_inverse_up_to_an_offset():
+    ds = pydicom.dcmread(data.path("dicom/cr_chest_rg1_half.dcm"))
+    assert ds.PhotometricInterpretation == "MONOCHROME1"
+    ours = xray.to_monochrome2(ds.pixel_array, ds.PhotometricInterpretation, ds.BitsStored)
+    ref = Dataset()
+    ref.PresentationLUTShape = "INVERSE"                # pydicom inverts with arr.max() - arr
+    theirs = apply_presentation_lut(ds.pixel_array.astype(float), ref)
+    offset = ours - theirs
+    assert np.all(offset == offset.flat[0])
+    assert offset.flat[0] == 2**15 - 1 - ds.pixel_array.max()
+    # Anatomy: after inversion the lungs (lateral, mid-height) are darker than the spine.
+    rows, cols = ours.shape
+    spine = ours[rows // 3:rows // 2, cols // 2 - 20:cols // 2 + 20].mean()
+    lung = ours[rows // 3:rows // 2, cols // 4 - 20:cols // 4 + 20].mean()
+    assert lung < spine
+
+
+def test_pixel_spacing_is_unknown_for_the_real_radiograph():
+    ds = pydicom.dcmread(data.path("dicom/cr_chest_rg1_half.dcm"))
+    assert [float(v) for v in ds.PixelSpacing] == [0.0, 0.0]
+    assert xray.pixel_spacing_mm(ds) is None
+    known = Dataset()
+    known.PixelSpacing = [0.2, 0.3]
+    assert xray.pixel_spacing_mm(known) == (0.2, 0.3)
+    imager = Dataset()
+    imager.PixelSpacing = [0, 0]
+    imager.ImagerPixelSpacing = [0.143, 0.143]
+    assert xray.pixel_spacing_mm(imager) == (0.143, 0.143)
+    assert xray.pixel_spacing_mm(Dataset()) is None
+
+
+BAD_CALLS = [
+    (xray.transmission, ([-0.1],), ValueError, "p"),
+    (xray.transmission, ([0.1], -1.0), ValueError, "i0"),
+    (xray.slab_transmission, (0.2, -1.0), ValueError, "thickness_cm"),
+    (xray.slab_transmission, (-0.2, 1.0), ValueError, "mu_per_cm"),
+    (xray.drr, (np.zeros((4, 4)), 1.0), TypeError, "axis"),
+    (xray.detector_response, ([1.0], [0.0], [0.0]), ValueError, "gain"),
+    (xray.detector_response, ([-1.0], [1.0], [0.0]), ValueError, "signal"),
+    (xray.detector_response, (np.ones(3), np.ones(4), 0.0), ValueError, "broadcast"),
+    (xray.flat_field_correct, (np.ones(4), np.full(4, 5.0), np.full(4, 5.0)), ValueError,
+     "flat must exceed dark"),
+    (xray.flat_field_correct, (np.ones(4), np.ones(3), 0.0), ValueError, "broadcast"),
+    (xray.flat_field_correct, (np.ones(4), [2.0, np.nan, 2, 2], 0.0), ValueError, "finite"),
+    (xray.minmax_normalize, (np.full((3, 3), 7.0),), ValueError, "constant"),
+    (xray.to_monochrome2, ([1, 2], "RGB", 8), ValueError, "photometric"),
+    (xray.to_monochrome2, ([1, 300], "MONOCHROME1", 8), ValueError, "pixels"),
+    (xray.to_monochrome2, ([-1, 2], "MONOCHROME1", 8), ValueError, "pixels"),
+    (xray.to_monochrome2, ([1, 2], "MONOCHROME1", 0), ValueError, "bits_stored"),
+    (xray.pixel_spacing_mm, ([0.1, 0.1],), TypeError, "Dataset"),
+    (xray.simulate_detector, ((4, 4), None), TypeError, "rng"),
+    (xray.simulate_detector, ((4, 0), 1), ValueError, "shape"),
+]
+
+
+@pytest.mark.parametrize("func, args, error, match", BAD_CALLS,
+                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(BAD_CALLS)])
+def test_bad_input_raises_a_clear_error(func, args, error, match):
+    with pytest.raises(error, match=match):
+        func(*args)
+
+
+def test_drr_and_minmax_keyword_errors():
+    with pytest.raises(ValueError, match="hu"):
+        xray.drr(np.zeros((4, 4)), 1.0, axis=0, mu_water_per_cm=0.2)
+    with pytest.raises(ValueError, match="mu_water_per_cm"):
+        xray.drr(np.zeros((4, 4, 4)), 1.0, axis=0, mu_water_per_cm=0.0)
+    with pytest.raises(ValueError, match="spacing_mm"):
+        xray.drr(np.zeros((4, 4, 4)), 0.0, axis=0, mu_water_per_cm=0.2)
+    with pytest.raises(ValueError, match="percentiles"):
+        xray.minmax_normalize(np.arange(10.0), percentiles=(60, 40))
+
+
+def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
+    hu = rng.uniform(-1200, 1500, (4, 6, 5))
+    assert_inputs_unchanged(xray.drr, hu, 1.0, axis=2, mu_water_per_cm=0.2)
+    p = rng.uniform(0, 3, (6, 5))
+    assert_inputs_unchanged(xray.transmission, p, 10.0)
+    gain, dark = xray.simulate_detector((6, 5), rng)
+    raw = assert_inputs_unchanged(xray.detector_response, p, gain, dark)
+    flat = gain * 10 + dark
+    assert_inputs_unchanged(xray.flat_field_correct, raw, flat, dark)
+    assert_inputs_unchanged(xray.minmax_normalize, raw, percentiles=(5, 95))
+    sv = rng.integers(0, 4096, (5, 5))
+    assert_inputs_unchanged(xray.to_monochrome2, sv, "MONOCHROME1", 12)
+    assert_inputs_unchanged(xray.slab_transmission, p / 10, p)
