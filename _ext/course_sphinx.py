@@ -13,6 +13,12 @@
    The duplicate is dropped.
 3. ``_static/mathjax2-shim.js`` gives MathJax 3 the ``MathJax.Hub.Queue`` that ipywidgets still
    calls to typeset widget labels.
+4. Notebook execution stalls. The book executes notebooks with nbclient in this process. Its
+   wait for a cell's reply is one ``zmq.asyncio`` poll on the shell socket, which sometimes misses
+   the socket's edge-triggered wake-up while widget messages arrive on IOPub (nbclient issue
+   #312, nbconvert #2029, pyzmq #2173): the reply is then only noticed when the poll times out,
+   and the cell "takes" the full 120 s timeout. Seen here in about one run in six of a widget
+   notebook. The wait is split into 0.25 s polls, so a missed wake-up costs at most that.
 """
 from __future__ import annotations
 
@@ -25,6 +31,8 @@ import tomllib
 from pathlib import Path
 
 from sphinx.errors import ExtensionError
+
+POLL_SLICE = 0.25   # seconds
 
 HERE = Path(__file__).resolve().parent
 BOOK = HERE.parent
@@ -135,7 +143,39 @@ def _fix_scripts(app, pagename, templatename, context, doctree) -> None:
     context["script_files"] = kept
 
 
+def sliced_get_msg(get_msg):
+    """Wrap an async ``get_msg(self, timeout)`` so that it polls in slices of ``POLL_SLICE``.
+
+    The wrapper keeps the contract: it returns the first message, or raises ``queue.Empty``
+    once ``timeout`` seconds have passed (``None`` waits forever).
+    """
+    import time
+    from queue import Empty
+
+    async def wrapper(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            step = POLL_SLICE if left is None else min(POLL_SLICE, left)
+            try:
+                return await get_msg(self, timeout=step)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    wrapper.course_sliced = True
+    return wrapper
+
+
+def _patch_shell_polling() -> None:
+    from jupyter_client.channels import AsyncZMQSocketChannel
+
+    if not getattr(AsyncZMQSocketChannel.get_msg, "course_sliced", False):
+        AsyncZMQSocketChannel.get_msg = sliced_get_msg(AsyncZMQSocketChannel.get_msg)
+
+
 def setup(app):
+    _patch_shell_polling()
     app.connect("config-inited", _config_inited, priority=900)
     app.connect("html-page-context", _fix_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
