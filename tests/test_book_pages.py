@@ -33,6 +33,15 @@ def test_every_seed_erratum_is_collected():
         assert e["body"] and e["section"]
 
 
+def test_bibliography_parses():
+    from pybtex.database import parse_file
+
+    entries = parse_file(str(ROOT / "references.bib"), bib_format="bibtex").entries
+    assert set(entries) == _bib_keys()
+    for key, entry in entries.items():
+        assert entry.fields.get("title") and entry.fields.get("year"), key
+
+
 def _bib_keys() -> set[str]:
     return set(re.findall(r"^@\w+\{([^,]+),", (ROOT / "references.bib").read_text(), re.M))
 
