@@ -370,19 +370,22 @@ def interpolate_linear(array, coords, *, cval: float = 0.0) -> np.ndarray:
         raise ValueError(f"coords must have shape ({a.ndim}, ...) for a {a.ndim}D array, "
                          f"got {c.shape}")
     fill = as_scalar(cval, "cval")
-    base = np.floor(c).astype(np.int64)
     inside = np.ones(c.shape[1:], dtype=bool)
+    nodes, weights = [], []
     for axis in range(a.ndim):
-        inside &= (c[axis] >= 0) & (c[axis] <= a.shape[axis] - 1)
+        x = c[axis]
+        inside &= (x >= 0) & (x <= a.shape[axis] - 1)
+        i = np.floor(x).astype(np.int64)
+        frac = x - i
+        # Per axis once: the two neighbouring nodes i, i + 1 and their weights 1 - |x - node|.
+        nodes.append((np.clip(i, 0, a.shape[axis] - 1), np.clip(i + 1, 0, a.shape[axis] - 1)))
+        weights.append((1.0 - frac, frac))
     out = np.zeros(c.shape[1:])
     for corner in itertools.product((0, 1), repeat=a.ndim):
-        weight = np.ones(c.shape[1:])
-        index = []
-        for axis, offset in enumerate(corner):
-            node = base[axis] + offset
-            weight *= np.clip(1.0 - np.abs(c[axis] - node), 0.0, None)
-            index.append(np.clip(node, 0, a.shape[axis] - 1))
-        out += weight * a[tuple(index)]
+        weight = weights[0][corner[0]]
+        for axis in range(1, a.ndim):
+            weight = weight * weights[axis][corner[axis]]
+        out += weight * a[tuple(nodes[axis][corner[axis]] for axis in range(a.ndim))]
     return np.where(inside, out, fill)
 
 
