@@ -66,7 +66,8 @@ __all__ = [
 # X-Ray Mass Attenuation Coefficients tables (Hubbell & Seltzer, NIST SRD 126), Table 4:
 # "Water, Liquid", "Tissue, Soft (ICRU-44)", "Bone, Cortical (ICRU-44)", "Lung Tissue (ICRU-44)"
 # and "Air, Dry (near sea level)". Densities (g/cm^3): NIST Table 2, except inflated lung, whose
-# bulk density (0.26 g/cm^3, ICRP Publication 23) replaces the 1.05 g/cm^3 of lung *tissue*.
+# bulk density (0.26 g/cm^3, a commonly used value for inflated lung; phantoms use roughly 0.25
+# to 0.4 depending on the breathing state) replaces the 1.05 g/cm^3 of lung *tissue*.
 _ENERGIES_KEV = np.array([40.0, 50.0, 60.0, 80.0, 100.0])
 MATERIALS: dict[str, dict] = {
     "water": {"density": 1.000, "mu_rho": (0.2683, 0.2269, 0.2059, 0.1837, 0.1707)},
@@ -105,8 +106,8 @@ def attenuation_coefficient(material: str, energy_kev: float = 60.0) -> float:
     ----------
     J. H. Hubbell and S. M. Seltzer, "Tables of X-Ray Mass Attenuation Coefficients and Mass
     Energy-Absorption Coefficients", NIST Standard Reference Database 126 (1996, updated 2004),
-    https://physics.nist.gov/PhysRefData/XrayMassCoef/. ICRP Publication 23, "Report of the
-    Task Group on Reference Man" (1975), for the density of inflated lung.
+    https://physics.nist.gov/PhysRefData/XrayMassCoef/. The inflated-lung density 0.26 g/cm^3 is
+    a conventional value (phantoms use about 0.25-0.4 g/cm^3 depending on the breathing state).
     """
     name = as_choice(material, "material", tuple(MATERIALS))
     e = as_scalar(energy_kev, "energy_kev", low=_ENERGIES_KEV[0], high=_ENERGIES_KEV[-1])
