@@ -2,27 +2,18 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 import time
 import tomllib
 from pathlib import Path
 from queue import Empty
 
 import pytest
+from _scripts import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _extension():
-    spec = importlib.util.spec_from_file_location("course_sphinx", ROOT / "_ext" / "course_sphinx.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["course_sphinx"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ext = _extension()
+ext = load_script("_ext/course_sphinx.py")
 
 
 class FakeChannel:

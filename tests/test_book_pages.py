@@ -1,20 +1,16 @@
 """The book-wide pages: generated pages are current, citations resolve both ways."""
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
+
+from _scripts import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _errata():
-    spec = importlib.util.spec_from_file_location("errata", ROOT / "tools" / "errata.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["errata"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tools/errata.py")
 
 
 def test_errata_page_is_current():

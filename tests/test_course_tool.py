@@ -1,18 +1,16 @@
 """course.py: the two README commands depend on these helpers."""
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
+
+from _scripts import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _course():
-    spec = importlib.util.spec_from_file_location("course", ROOT / "course.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("course.py")
 
 
 def test_execution_digest_changes_when_medlib_changes(tmp_path, monkeypatch):

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+from _scripts import load_script
 
 from medlib import data
 
@@ -44,10 +43,7 @@ def test_every_file_in_data_is_in_the_manifest():
 
 
 def test_the_derivation_script_knows_every_file():
-    spec = importlib.util.spec_from_file_location("derive", ROOT / "data" / "derive.py")
-    derive = importlib.util.module_from_spec(spec)
-    sys.modules["derive"] = derive   # dataclasses look their module up while executing it
-    spec.loader.exec_module(derive)
+    derive = load_script("data/derive.py")
     assert set(derive.SOURCES) == {e["name"] for e in data.manifest()}
 
 

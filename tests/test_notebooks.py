@@ -7,12 +7,12 @@ lists every notebook, and the student copies.
 """
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
+from _scripts import load_script
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,11 +153,7 @@ def test_code_solutions_are_tagged_and_fenced(path):
 
 
 def _student_module():
-    spec = importlib.util.spec_from_file_location("student_version",
-                                                  ROOT / "tools" / "student_version.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tools/student_version.py")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

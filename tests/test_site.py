@@ -12,25 +12,17 @@ import importlib.util
 import os
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+from _scripts import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "site-check"
 
 
-def _checker():
-    spec = importlib.util.spec_from_file_location("check_site", ROOT / "tools" / "check_site.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["check_site"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-check_site = _checker()
+check_site = load_script("tools/check_site.py")
 
 
 @pytest.fixture(scope="module")
