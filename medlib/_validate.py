@@ -169,3 +169,19 @@ def as_rng(rng, name: str = "rng") -> np.random.Generator:
         f"{name} must be a numpy.random.Generator or a non-negative integer seed, "
         f"got {type(rng).__name__}"
     )
+
+
+def check_broadcast(**arrays) -> tuple[int, ...]:
+    """Return the broadcast shape of the named arrays, or raise a ValueError naming them.
+
+    Raises
+    ------
+    ValueError
+        If the shapes cannot be broadcast together.
+    """
+    try:
+        return np.broadcast_shapes(*(np.shape(a) for a in arrays.values()))
+    except ValueError:
+        shapes = ", ".join(f"{name} {np.shape(a)}" for name, a in arrays.items())
+        raise ValueError(f"{' and '.join(arrays)} must have broadcastable shapes, got {shapes}") \
+            from None

@@ -21,6 +21,7 @@ from scipy import sparse, special
 
 from . import noise
 from ._validate import as_array, as_int, as_scalar
+from .ct import circle_mask  # the reconstruction circle of the shared parallel-beam geometry
 
 __all__ = [
     "NUCLIDES",
@@ -221,25 +222,6 @@ def decay_correction(t_s, *, half_life_s: float, frame_duration_s: float = 0.0) 
 
 
 # --- 6.2 forward model ------------------------------------------------------------------------
-
-def circle_mask(n: int) -> np.ndarray:
-    """Pixels of an n x n image inside the reconstruction circle of :func:`system_matrix`.
-
-    Parameters
-    ----------
-    n : int
-        Image size (>= 2).
-
-    Returns
-    -------
-    numpy.ndarray of bool, shape (n, n)
-        True where (row - n//2)^2 + (col - n//2)^2 <= (n//2)^2: the convention of
-        :func:`skimage.transform.radon` with ``circle=True``.
-    """
-    n = as_int(n, "n", low=2)
-    rr, cc = np.ogrid[:n, :n]
-    return (rr - n // 2) ** 2 + (cc - n // 2) ** 2 <= (n // 2) ** 2
-
 
 def system_matrix(n: int, angles_rad, *, dtype=np.float64) -> sparse.csr_matrix:
     """Sparse system matrix of parallel-beam projection, in the geometry of skimage's radon.

@@ -47,12 +47,19 @@ def shepp_logan_ellipses(*, modified: bool = True) -> np.ndarray:
         Rows (value, a, b, x0, y0, angle_deg) in the unit square [-1, 1]^2, x right, y up. The
         value is *added* inside each ellipse, so overlapping ellipses sum.
 
+    Raises
+    ------
+    TypeError
+        If ``modified`` is not a bool.
+
     References
     ----------
     L. A. Shepp and B. F. Logan, "The Fourier reconstruction of a head section", IEEE Trans.
     Nucl. Sci. 21(3), 1974. P. A. Toft, "The Radon transform: theory and implementation",
     PhD thesis, DTU, 1996.
     """
+    if not isinstance(modified, (bool, np.bool_)):
+        raise TypeError(f"modified must be True or False, got {modified!r}")
     table = _SHEPP_LOGAN.copy()
     if modified:
         table[:, 0] = _MODIFIED_VALUES

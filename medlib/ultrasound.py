@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 
-from ._validate import as_array, as_choice, as_int, as_scalar
+from ._validate import as_array, as_choice, as_int, as_scalar, check_broadcast
 
 __all__ = [
     "NEPER_TO_DB",
@@ -1042,10 +1042,11 @@ def sector_to_cartesian(angle_rad, depth_m) -> tuple[np.ndarray, np.ndarray]:
     Raises
     ------
     ValueError
-        If a range is negative.
+        If a range is negative, a value is not finite or the shapes do not broadcast.
     """
     t = as_array(angle_rad, "angle_rad")
     r = as_array(depth_m, "depth_m")
+    check_broadcast(angle_rad=t, depth_m=r)
     if np.any(r < 0):
         raise ValueError("depth_m must be >= 0")
     return r * np.sin(t), r * np.cos(t)
@@ -1063,9 +1064,15 @@ def cartesian_to_sector(x_m, y_m) -> tuple[np.ndarray, np.ndarray]:
     -------
     angle_rad, depth_m : numpy.ndarray
         Angle from the +y axis (positive towards +x) and range (formula us.scan-conversion).
+
+    Raises
+    ------
+    ValueError
+        If a value is not finite or the shapes do not broadcast.
     """
     x = as_array(x_m, "x_m")
     y = as_array(y_m, "y_m")
+    check_broadcast(x_m=x, y_m=y)
     return np.arctan2(x, y), np.hypot(x, y)
 
 
