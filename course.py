@@ -89,7 +89,7 @@ def cmd_book(args: argparse.Namespace) -> None:
     python = ensure_environment()
     # The formula quick reference and the errata page are generated from the same data the
     # tests check.
-    _run(python, "-m", "medlib.formulas", "--write-appendix")
+    _run(python, "tools/formulas.py", "--write-appendix")
     _run(python, "tools/errata.py", "--write")
     # Jupyter Book caches a page's outputs by the notebook's own cells; outputs also depend on
     # medlib and data, so clear the cache whenever those change (no stale outputs).

@@ -2,8 +2,8 @@
 
 The notebooks of the book narrate, derive and show; ``medlib`` computes. Every algorithm lives
 here once, with tests, and every function says in its docstring which formula of the course it
-implements (a ``:formula:`id``` tag naming an id of ``medlib/formulas.tsv``) and where the book
-teaches it. ``python -m medlib.formulas`` reports how every formula is traced.
+implements (a ``:formula:`id``` tag naming an id of the catalogue ``formulas.tsv``) and where the
+book teaches it. ``python tools/formulas.py`` reports how every formula is traced.
 
 Conventions (followed by every module)
 --------------------------------------
@@ -25,32 +25,62 @@ Purity
     Functions never modify their inputs; they return new arrays. Bad input raises
     :class:`ValueError` or :class:`TypeError` naming the argument and what is allowed.
 
-Modules
--------
-geometry   voxel-to-world mapping, DICOM/NIfTI affines, rotation, scaling, affine transforms
-sampling   convolution, down/up-sampling, interpolation, Fourier transforms
-noise      Gaussian, Poisson and Rician noise, SNR
-ct         attenuation, Radon transform, filtered backprojection, Hounsfield units, windows
-mri        Larmor frequency, a fast Bloch simulator, relaxation and contrast, k-space
-ultrasound wave relations, attenuation, reflection, RF simulation, envelope, TGC, B-mode, speckle
-pet        decay, sparse parallel-beam system matrix, Poisson forward model, MLEM and OSEM
-xray       transmission, DRR, detector response, flat-field correction, display
-phantoms   Shepp-Logan and test patterns with known ground truth
-processing normalisation, histograms and equalisation, Gaussian/Sobel/Laplacian filters, resampling
-dl         convolution layers (stride, padding, dilation) and their output size, in NumPy
-losses     Dice, cross-entropy and focal losses with their gradients, in NumPy
-metrics    Dice, IoU, confusion matrix, sensitivity, specificity, with defined edge cases
-dltorch    PyTorch glue: train a small network with medlib's NumPy losses (the only module
-           that imports torch; install the ``dl`` extra)
-data       the course's real data files, checked against their sha256
-formulas   the formula catalogue and its traceability report
-notebook   display helpers for the book (show a function's source)
-plotting   the course's matplotlib style
+Layout: one module per lesson
+-----------------------------
+A section notebook ``chapters/<chapter>/<section>.ipynb`` runs the code of one module and is
+tested by one test module that mirrors it (``chapters/ct/fbp.ipynb`` -> ``medlib/ct/fbp.py`` ->
+``tests/medlib/ct/test_fbp.py``). A chapter with several sections is a subpackage whose
+``__init__`` re-exports the public names of its modules, so ``from medlib import ct; ct.fbp(...)``
+works; ``import medlib; medlib.ct`` imports a subpackage on first use.
+
+Part I, imaging physics and key formulas (NumPy/SciPy only):
+
+geometry, sampling, noise   the foundations (one module per section); phantoms: test objects
+ct          attenuation, radon, fbp, hu_windowing
+mri         bloch, relaxation, kspace
+ultrasound  waves, echoes, bmode
+pet         decay, forward_model, mlem_osem            (chapter ``pet-spect``)
+xray        projection, flat_field
+processing  normalization, filtering, resampling       (chapter ``image-processing``)
+dl          convolution, losses, metrics in NumPy     (chapter ``dl-formulas``)
+
+Parts II to IV, where the next chapters land:
+
+prep          Part II, preprocessing for deep learning: NumPy/SciPy (SimpleITK where it is the
+              reference), one module per section notebook; never imports PyTorch.
+nn            PyTorch: the course's small networks and training utilities (the torch boundary:
+              everything that imports torch lives in ``nn`` or in the packages below).
+segmentation  Part III, torch: segmentation networks, losses and training, one module per section.
+restoration   Part III, torch: restoration networks and losses, one module per section.
+trust         Part IV, torch: interpretability, uncertainty, data-efficient learning.
+
+The torch boundary is a package boundary: importing any other part of ``medlib`` never imports
+PyTorch; the torch packages raise an :class:`ImportError` that says how to install it.
+
+Infrastructure: ``data`` (the course's real data files, checked against their sha256),
+``plotting`` (the course's figure style), ``notebook`` (display helpers such as ``show_source``).
+Repository tooling (the formula tracer, the errata page, student copies, the site check) lives in
+``tools/``, not here.
 """
 from __future__ import annotations
 
+import importlib
+
 __version__ = "0.1.0"
 
-__all__ = ["ct", "data", "dl", "dltorch", "formulas", "geometry", "losses", "metrics", "mri",
-           "noise", "notebook", "pet", "phantoms", "plotting", "processing", "sampling",
-           "ultrasound", "xray"]
+#: Public subpackages and modules, imported on first attribute access (``medlib.ct``).
+_SUBMODULES = ("ct", "data", "dl", "geometry", "mri", "nn", "noise", "notebook", "pet",
+               "phantoms", "plotting", "processing", "sampling", "ultrasound", "xray")
+
+# ``from medlib import *`` stays on this side of the torch boundary.
+__all__ = [m for m in _SUBMODULES if m != "nn"]
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SUBMODULES))

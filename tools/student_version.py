@@ -17,6 +17,8 @@ from pathlib import Path
 
 import nbformat
 
+import course_map
+
 ROOT = Path(__file__).resolve().parent.parent
 TAG = "solution"
 PLACEHOLDER = "# Your solution here: define the names the exercise asks for, then run the check.\n"
@@ -49,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="student", help="output folder (default student/)")
     parser.add_argument("notebooks", nargs="*", type=Path,
-                        help="notebooks to convert (default: every notebook under chapters/)")
+                        help="notebooks to convert (default: every notebook of the book)")
     args = parser.parse_args(argv)
-    notebooks = args.notebooks or sorted((ROOT / "chapters").rglob("*.ipynb"))
+    notebooks = args.notebooks or course_map.notebooks(ROOT)
     out_root = Path(args.out)
     for path in notebooks:
         path = path.resolve()

@@ -8,12 +8,9 @@ from pathlib import Path
 from queue import Empty
 
 import pytest
-from _scripts import load_script
+import course_sphinx as ext
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-ext = load_script("_ext/course_sphinx.py")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class FakeChannel:

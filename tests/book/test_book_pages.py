@@ -4,13 +4,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from _scripts import load_script
+import course_map
+import errata
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _errata():
-    return load_script("tools/errata.py")
+    return errata
 
 
 def test_errata_page_is_current():
@@ -23,7 +24,7 @@ def test_every_seed_erratum_is_collected():
     errata = _errata()
     found = errata.notebook_errata()
     boxes = sum(p.read_text(encoding="utf-8").count("{admonition} Seed erratum")
-                for p in (ROOT / "chapters").rglob("*.ipynb"))
+                for p in course_map.notebooks())
     assert len(found) == boxes >= 2
     for e in found:
         assert e["body"] and e["section"]
@@ -46,7 +47,8 @@ def _bib_keys() -> set[str]:
 
 
 def _cited_keys() -> set[str]:
-    sources = list((ROOT / "chapters").rglob("*.ipynb")) + list((ROOT / "chapters").rglob("*.md"))
+    sources = [ROOT / f"{e}{ext}" for e in course_map.toc_entries() for ext in (".ipynb", ".md")]
+    sources = [p for p in sources if p.is_file()]
     sources.append(ROOT / "intro.md")
     keys = set()
     for path in sources:
@@ -70,7 +72,7 @@ def test_glossary_terms_used_in_chapters_exist():
     terms = {t.strip().lower() for t in re.findall(r"^(\S[^\n]*)\n  \S", glossary, re.M)
              if not t.startswith("```")}
     used = set()
-    for path in (ROOT / "chapters").rglob("*.ipynb"):
+    for path in course_map.notebooks():
         used.update(t.lower() for t in re.findall(r"\{term\}`([^`<]+)`", path.read_text()))
     assert used, "chapters should link their key terms to the glossary"
     assert used <= terms, f"terms used but not in the glossary: {sorted(used - terms)}"

@@ -4,13 +4,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from _scripts import load_script
+import course
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _course():
-    return load_script("course.py")
+    return course
 
 
 def test_execution_digest_changes_when_medlib_changes(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # PyPI name -> conda-forge name, where they differ (conda-forge's CPU-only PyTorch).
 CONDA_NAMES = {"torch": "pytorch-cpu"}
 # Extras that notebooks need at run time (Binder must have them); book/test/dev are tooling.

@@ -15,14 +15,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from _scripts import load_script
+import check_site
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "site-check"
-
-
-check_site = load_script("tools/check_site.py")
 
 
 @pytest.fixture(scope="module")

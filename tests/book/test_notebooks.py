@@ -10,14 +10,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import course_map
 import nbformat
 import pytest
-from _scripts import load_script
-import yaml
+import student_version
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted(p for p in (ROOT / "chapters").rglob("*.ipynb")
-                   if ".ipynb_checkpoints" not in p.parts)
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = course_map.notebooks()
 IDS = [p.relative_to(ROOT).as_posix() for p in NOTEBOOKS]
 
 
@@ -25,33 +24,18 @@ def _load(path):
     return nbformat.read(path, as_version=4)
 
 
-def _toc_files(node) -> list[str]:
-    files = []
-    if isinstance(node, dict):
-        if "file" in node:
-            files.append(node["file"])
-        if "root" in node:
-            files.append(node["root"])
-        for value in node.values():
-            files += _toc_files(value)
-    elif isinstance(node, list):
-        for item in node:
-            files += _toc_files(item)
-    return files
-
-
 def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 3
 
 
 def test_table_of_contents_lists_exactly_the_chapter_notebooks():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    entries = _toc_files(toc)
+    entries = course_map.toc_entries()
     for entry in entries:
         matches = [ROOT / f"{entry}{ext}" for ext in (".md", ".ipynb")]
         assert any(m.is_file() for m in matches), f"_toc.yml names missing file {entry}"
     listed = {e for e in entries if (ROOT / f"{e}.ipynb").is_file()}
-    on_disk = {p.relative_to(ROOT).with_suffix("").as_posix() for p in NOTEBOOKS}
+    on_disk = {p.relative_to(ROOT).with_suffix("").as_posix()
+               for p in (ROOT / "chapters").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts}
     assert on_disk == listed, "every chapter notebook must be in _toc.yml and vice versa"
 
 
@@ -153,7 +137,7 @@ def test_code_solutions_are_tagged_and_fenced(path):
 
 
 def _student_module():
-    return load_script("tools/student_version.py")
+    return student_version
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
