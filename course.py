@@ -91,6 +91,7 @@ def cmd_book(args: argparse.Namespace) -> None:
     # tests check.
     _run(python, "tools/formulas.py", "--write-appendix")
     _run(python, "tools/errata.py", "--write")
+    _run(python, "tools/api_reference.py", "--write")
     # Jupyter Book caches a page's outputs by the notebook's own cells; outputs also depend on
     # medlib and data, so clear the cache whenever those change (no stale outputs).
     stamp = BUILD / ".execution-inputs"
@@ -100,6 +101,9 @@ def cmd_book(args: argparse.Namespace) -> None:
             shutil.rmtree(BUILD / stale, ignore_errors=True)
     jb = python.parent / ("jupyter-book.exe" if os.name == "nt" else "jupyter-book")
     start = time.perf_counter()
+    # Execute the notebooks that have no cached outputs, one per core, into the cache the build
+    # reads (Jupyter Book itself would execute them one after another).
+    _run(python, "tools/execute.py", "--jobs", str(args.jobs), env=_quiet_threads_env())
     _run(jb, "build", "-W", "-n", "--keep-going", ".", env=_quiet_threads_env())
     elapsed = time.perf_counter() - start
     stamp.parent.mkdir(exist_ok=True)
@@ -142,6 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("book", help="build the book (HTML) into _build/html")
     p.add_argument("--all", action="store_true", help="re-execute every notebook")
     p.add_argument("--max-seconds", type=float, help="fail if the build takes longer")
+    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                   help="notebooks executed at once (default: the number of cores)")
     p.set_defaults(func=cmd_book)
     p = sub.add_parser("test", help="run the unit tests and every notebook")
     p.add_argument("-n", "--workers", default="2", help="pytest-xdist workers (default 2)")

@@ -43,11 +43,8 @@ WIDGET_SCRIPTS = {"../vendor/require/require.js": {}, WIDGET_MANAGER: {}}
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _fetch(spec: str, sha256: str) -> Path:
@@ -174,8 +171,23 @@ def _patch_shell_polling() -> None:
         AsyncZMQSocketChannel.get_msg = sliced_get_msg(AsyncZMQSocketChannel.get_msg)
 
 
+def formula_role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    """``:formula:`ct.fbp``` (in docstrings) / ``{formula}`ct.fbp``` (in MyST): a link to the
+    formula's entry in the quick reference (its target ``formula-<id>``); an unknown id is a
+    broken reference, which the book's nitpicky build reports."""
+    from docutils import nodes
+    from sphinx.addnodes import pending_xref
+
+    fid = text.strip()
+    node = pending_xref(rawtext, refdomain="std", reftype="ref", reftarget=f"formula-{fid}".lower(),
+                        refexplicit=True, refwarn=True)
+    node += nodes.literal(rawtext, fid, classes=["xref", "formula"])
+    return [node], []
+
+
 def setup(app):
     _patch_shell_polling()
+    app.add_role("formula", formula_role)
     app.connect("config-inited", _config_inited, priority=900)
     app.connect("html-page-context", _fix_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -67,17 +67,16 @@ def manifest() -> list[dict]:
     return [dict(e) for e in _manifest(data_dir()).values()]
 
 
-@functools.lru_cache(maxsize=None)
-def _sha256(file: Path, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
+def _sha256(file: Path) -> str:
     with open(file, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def path(name: str) -> Path:
     """Path of a data file after checking it against its recorded sha256.
+
+    The file is hashed on every call, not once per session: a file changed after a first check
+    (even with its size and modification time restored) is refused the next time it is asked for.
 
     Parameters
     ----------
@@ -110,8 +109,7 @@ def path(name: str) -> Path:
     if not file.is_file():
         raise DataFileError(f"data file {name} is missing from {folder}; restore it with "
                             "`git checkout -- data` or rebuild it with `python data/derive.py`")
-    stat = file.stat()
-    digest = _sha256(file, stat.st_size, stat.st_mtime_ns)
+    digest = _sha256(file)          # on every call: the files are small (a few MB at most)
     if digest != entries[name]["sha256"]:
         raise DataFileError(
             f"data file {name} is corrupt: sha256 {digest[:12]}... differs from the manifest's "

@@ -86,3 +86,16 @@ def test_path(module: str, root: Path = ROOT) -> Path:
     """The test module of a dotted ``medlib`` module name (``tests/medlib/ct/test_fbp.py``)."""
     *package, name = module.split(".")
     return root.joinpath("tests", *package, f"test_{name}.py")
+
+
+#: medlib modules that no single section notebook owns, and why (every other public module must be
+#: the module of a section notebook).
+SHARED_MODULES = {
+    "medlib.data": "the course's data files, used by every chapter",
+    "medlib.notebook": "display helpers for the notebooks",
+    "medlib.plotting": "the course's figure style",
+    "medlib.phantoms": "test objects with a known truth, used by several chapters",
+}
+
+#: Packages on the far side of the torch boundary: they, and only they, may import PyTorch.
+TORCH_PACKAGES = ("medlib.nn", "medlib.segmentation", "medlib.restoration", "medlib.trust")

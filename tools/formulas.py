@@ -347,12 +347,12 @@ def appendix_markdown(records: list[dict] | None = None, root: Path = ROOT) -> s
             lines += [f"## {heading}", ""]
         r = by_id[f.id]
         origin = " (added by the course)" if f.seed == "course" else ""
-        lines += [f"**`{f.id}`** {f.description}{origin}", ""]
+        lines += [f"(formula-{f.id})=", f"**`{f.id}`** {f.description}{origin}", ""]
         if f.latex:
             lines += ["$$", f.latex, "$$", ""]
         if r["covered"]:
             page = Path(r["notebook"]).relative_to("chapters").with_suffix("").as_posix()
-            funcs = ", ".join(f"`{name}`" for name in r["functions"])
+            funcs = ", ".join(f"{{py:obj}}`{name}`" for name in r["functions"])
             ntests = len(r["tests"])
             lines += [
                 f"Taught in {{doc}}`../{page}`, equation {{eq}}`{f.id}`. "

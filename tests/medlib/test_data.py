@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 from pathlib import Path
@@ -67,6 +68,21 @@ def test_a_corrupt_file_is_refused(data_copy):
     raw = bytearray(target.read_bytes())
     raw[-1] ^= 0xFF
     target.write_bytes(bytes(raw))
+    with pytest.raises(data.DataFileError, match="corrupt"):
+        data.path("dicom/ct_head_693.dcm")
+
+
+def test_a_file_corrupted_after_a_first_check_is_refused_the_next_time(data_copy):
+    # The same size and modification time as the checked file: a cache keyed on them would miss
+    # the change (issue 11: the check is repeated on every call).
+    target = data_copy / "dicom" / "ct_head_693.dcm"
+    assert data.path("dicom/ct_head_693.dcm") == target
+    stat = target.stat()
+    raw = bytearray(target.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    target.write_bytes(bytes(raw))
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert target.stat().st_size == stat.st_size and target.stat().st_mtime_ns == stat.st_mtime_ns
     with pytest.raises(data.DataFileError, match="corrupt"):
         data.path("dicom/ct_head_693.dcm")
 

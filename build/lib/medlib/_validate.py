@@ -1,0 +1,187 @@
+"""Argument checks shared by every medlib module.
+
+Each helper raises :class:`ValueError` or :class:`TypeError` with the argument's name and what is
+allowed, so a user learns what to fix. None of them modifies its input.
+"""
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable
+
+import numpy as np
+
+
+def as_array(
+    value,
+    name: str,
+    *,
+    ndim: int | Iterable[int] | None = None,
+    shape: tuple[int | None, ...] | None = None,
+    dtype=np.float64,
+    finite: bool = True,
+    allow_empty: bool = False,
+) -> np.ndarray:
+    """Return ``value`` as an array of ``dtype`` after checking it.
+
+    Parameters
+    ----------
+    value : array_like
+        The argument to check.
+    name : str
+        The argument's name, used in error messages.
+    ndim : int or iterable of int, optional
+        Allowed numbers of dimensions.
+    shape : tuple of int or None, optional
+        Required shape; ``None`` entries match any length.
+    dtype : numpy dtype, optional
+        Target dtype (default float64); ``complex`` keeps complex input.
+    finite : bool, optional
+        Reject NaN and infinity (default True).
+    allow_empty : bool, optional
+        Accept arrays with no elements (default False).
+
+    Returns
+    -------
+    numpy.ndarray
+        A (possibly shared, never modified here) array view or copy of ``value``.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` cannot be converted to a numeric array.
+    ValueError
+        If the dimensions, shape, size or finiteness are wrong.
+    """
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}")
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # pragma: no cover - numpy raises many kinds here
+        raise TypeError(f"{name} must be a numeric array: {exc}") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if dtype is not None:
+        if np.issubdtype(arr.dtype, np.complexfloating) and not np.issubdtype(
+            np.dtype(dtype), np.complexfloating
+        ):
+            raise TypeError(f"{name} must be real-valued, got dtype {arr.dtype}")
+        arr = arr.astype(dtype, copy=False)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            want = " or ".join(str(a) for a in allowed)
+            raise ValueError(f"{name} must have {want} dimensions, got shape {arr.shape}")
+    if shape is not None:
+        if arr.ndim != len(shape) or any(
+            s is not None and s != a for s, a in zip(shape, arr.shape)
+        ):
+            want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
+            raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
+    if not allow_empty and arr.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    if finite and arr.size and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite values (no NaN or infinity)")
+    return arr
+
+
+def as_scalar(
+    value,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
+    """Return ``value`` as a finite float within ``[low, high]`` (bounds optional).
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number.
+    ValueError
+        If it is not finite or lies outside the allowed range.
+    """
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.ndarray)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if isinstance(value, np.ndarray):
+        if value.ndim != 0 or not np.issubdtype(value.dtype, np.number):
+            raise TypeError(f"{name} must be a real number, got an array of shape {value.shape}")
+        value = value.item()
+    x = float(value)
+    if not np.isfinite(x):
+        raise ValueError(f"{name} must be finite, got {x}")
+    if low is not None and (x < low or (x == low and not low_inclusive)):
+        op = ">=" if low_inclusive else ">"
+        raise ValueError(f"{name} must be {op} {low}, got {x}")
+    if high is not None and (x > high or (x == high and not high_inclusive)):
+        op = "<=" if high_inclusive else "<"
+        raise ValueError(f"{name} must be {op} {high}, got {x}")
+    return x
+
+
+def as_int(value, name: str, *, low: int | None = None, high: int | None = None) -> int:
+    """Return ``value`` as an int within ``[low, high]``; floats with a fraction are refused.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an integer (``True``/``False`` and 2.5 are refused; 2.0 is accepted).
+    ValueError
+        If it lies outside the allowed range.
+    """
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, got bool")
+    if isinstance(value, numbers.Integral):
+        n = int(value)
+    elif isinstance(value, numbers.Real) and float(value).is_integer():
+        n = int(value)
+    else:
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if low is not None and n < low:
+        raise ValueError(f"{name} must be >= {low}, got {n}")
+    if high is not None and n > high:
+        raise ValueError(f"{name} must be <= {high}, got {n}")
+    return n
+
+
+def as_choice(value, name: str, choices: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``choices`` (case-sensitive), else raise ValueError."""
+    choices = tuple(choices)
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def as_rng(rng, name: str = "rng") -> np.random.Generator:
+    """Return a :class:`numpy.random.Generator` from a Generator or a non-negative integer seed.
+
+    Raises
+    ------
+    TypeError
+        If ``rng`` is neither (``None`` is refused on purpose: every result must be reproducible).
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) and rng >= 0:
+        return np.random.default_rng(int(rng))
+    raise TypeError(
+        f"{name} must be a numpy.random.Generator or a non-negative integer seed, "
+        f"got {type(rng).__name__}"
+    )
+
+
+def check_broadcast(**arrays) -> tuple[int, ...]:
+    """Return the broadcast shape of the named arrays, or raise a ValueError naming them.
+
+    Raises
+    ------
+    ValueError
+        If the shapes cannot be broadcast together.
+    """
+    try:
+        return np.broadcast_shapes(*(np.shape(a) for a in arrays.values()))
+    except ValueError:
+        shapes = ", ".join(f"{name} {np.shape(a)}" for name, a in arrays.items())
+        raise ValueError(f"{' and '.join(arrays)} must have broadcastable shapes, got {shapes}") \
+            from None

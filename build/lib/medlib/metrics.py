@@ -1,0 +1,342 @@
+"""Evaluation metrics of segmentation and classification: overlap and the confusion matrix.
+
+Taught in ``chapters/dl-formulas/metrics.ipynb`` (section 9.3 of the key formulas; the Dice
+coefficient first appears with the Dice loss in section 9.2). NumPy only; tested against SciPy's
+set dissimilarities and direct counting.
+
+Edge cases are part of a metric's definition, so every function states them:
+
+* Dice and IoU of an empty prediction *and* an empty ground truth: ``empty_score`` (default 1.0,
+  perfect agreement; pass ``np.nan`` to exclude such cases from an average, as MONAI does).
+* Dice and IoU when exactly one of them is empty: 0 (the formula gives it).
+* Sensitivity without any positive in the ground truth, specificity without any negative,
+  precision without any positive prediction: undefined, ``zero_division`` (default NaN).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._validate import as_array, as_int
+
+__all__ = [
+    "ConfusionCounts",
+    "binary_counts",
+    "confusion_matrix",
+    "dice",
+    "dice_from_iou",
+    "iou",
+    "iou_from_dice",
+    "precision",
+    "sensitivity",
+    "specificity",
+]
+
+
+class ConfusionCounts(NamedTuple):
+    """The four cells of a binary confusion matrix (numbers of voxels or cases)."""
+
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+
+def _labels(value, name: str) -> np.ndarray:
+    a = as_array(value, name, dtype=None)
+    if a.dtype == bool:
+        return a.astype(np.int64)
+    if not np.issubdtype(a.dtype, np.integer):
+        if not np.all(a == np.floor(a)):
+            raise ValueError(f"{name} must hold integer class labels, got non-integer values "
+                             "(threshold probabilities first)")
+    if a.min() < 0:
+        raise ValueError(f"{name} must hold non-negative class labels, got {a.min()}")
+    return a.astype(np.int64)
+
+
+def _binary_pair(prediction, target):
+    p = _labels(prediction, "prediction")
+    t = _labels(target, "target")
+    if p.shape != t.shape:
+        raise ValueError(f"prediction and target must have the same shape, got {p.shape} and "
+                         f"{t.shape}")
+    for name, a in (("prediction", p), ("target", t)):
+        if a.max() > 1:
+            raise ValueError(f"{name} must be a binary mask (0/1 or bool), got label {a.max()}")
+    return p, t
+
+
+def confusion_matrix(prediction, target, *, n_classes: int | None = None) -> np.ndarray:
+    """Confusion matrix of integer label maps: C[a, b] = voxels of true class a predicted as b.
+
+    Parameters
+    ----------
+    prediction : array_like of int
+        Predicted labels 0 ... n_classes-1 (bool for binary masks).
+    target : array_like of int
+        Ground-truth labels, same shape.
+    n_classes : int, optional
+        Number of classes (default: 1 + the largest label present, at least 2).
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (n_classes, n_classes)
+        Rows are the true class, columns the predicted class (scikit-learn's layout). For a
+        binary problem ``[[TN, FP], [FN, TP]]``.
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch, non-integer or negative labels, or labels >= ``n_classes``.
+
+    Notes
+    -----
+    :formula:`metrics.confusion-matrix` -- :math:`C_{ab} = \\#\\{i : g_i = a, \\hat{g}_i = b\\}`,
+    counted in one pass with ``np.bincount`` of the pair index a C + b.
+    """
+    p = _labels(prediction, "prediction")
+    t = _labels(target, "target")
+    if p.shape != t.shape:
+        raise ValueError(f"prediction and target must have the same shape, got {p.shape} and "
+                         f"{t.shape}")
+    largest = int(max(p.max(), t.max()))
+    c = max(largest + 1, 2) if n_classes is None else as_int(n_classes, "n_classes", low=1)
+    if largest >= c:
+        raise ValueError(f"labels must be < n_classes = {c}, got label {largest}")
+    return np.bincount((t * c + p).ravel(), minlength=c * c).reshape(c, c)
+
+
+def binary_counts(prediction, target) -> ConfusionCounts:
+    """TP, FP, FN and TN of a binary prediction.
+
+    Parameters
+    ----------
+    prediction, target : array_like
+        Binary masks (bool or 0/1), same shape.
+
+    Returns
+    -------
+    ConfusionCounts
+        Named tuple (tp, fp, fn, tn) of Python ints.
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch or a non-binary mask.
+
+    Notes
+    -----
+    Supports metrics.confusion-matrix: the four cells of its 2 x 2 form.
+    """
+    p, t = _binary_pair(prediction, target)
+    (tn, fp), (fn, tp) = confusion_matrix(p, t, n_classes=2).tolist()
+    return ConfusionCounts(tp=tp, fp=fp, fn=fn, tn=tn)
+
+
+def _ratio(num: int, den: int, undefined: float) -> float:
+    return float(num) / den if den else float(undefined)
+
+
+def dice(prediction, target, *, empty_score: float = 1.0) -> float:
+    """Dice coefficient of two binary masks: 2 |A n B| / (|A| + |B|).
+
+    Parameters
+    ----------
+    prediction, target : array_like
+        Binary masks A (predicted) and B (ground truth), same shape.
+    empty_score : float, optional
+        Returned when both masks are empty (default 1.0; NaN to exclude the case).
+
+    Returns
+    -------
+    float
+        In [0, 1]; 0 when exactly one mask is empty.
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch or a non-binary mask.
+
+    Notes
+    -----
+    :formula:`metrics.dice` -- :math:`2|A\\cap B|/(|A|+|B|) = 2TP/(2TP + FP + FN)`, the
+    harmonic mean of precision and sensitivity (the F1 score). ``1 - dice`` equals
+    :func:`scipy.spatial.distance.dice` of the flattened masks.
+    """
+    c = binary_counts(prediction, target)
+    return _ratio(2 * c.tp, 2 * c.tp + c.fp + c.fn, empty_score)
+
+
+def iou(prediction, target, *, empty_score: float = 1.0) -> float:
+    """Intersection over union (Jaccard index) of two binary masks: |A n B| / |A u B|.
+
+    Parameters
+    ----------
+    prediction, target : array_like
+        Binary masks, same shape.
+    empty_score : float, optional
+        Returned when both masks are empty (default 1.0).
+
+    Returns
+    -------
+    float
+        In [0, 1]; never larger than :func:`dice`.
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch or a non-binary mask.
+
+    Notes
+    -----
+    :formula:`metrics.iou` -- :math:`|A\\cap B|/|A\\cup B| = TP/(TP + FP + FN)`.
+    """
+    c = binary_counts(prediction, target)
+    return _ratio(c.tp, c.tp + c.fp + c.fn, empty_score)
+
+
+def dice_from_iou(iou_value) -> np.ndarray | float:
+    """Convert IoU to Dice: Dice = 2 IoU / (1 + IoU).
+
+    Parameters
+    ----------
+    iou_value : float or array_like
+        IoU values in [0, 1].
+
+    Returns
+    -------
+    float or numpy.ndarray
+        Dice, in [0, 1]; a float for scalar input.
+
+    Raises
+    ------
+    ValueError
+        If a value lies outside [0, 1].
+
+    Notes
+    -----
+    :formula:`metrics.dice-iou` -- with I = |A n B| and U = |A u B|, |A| + |B| = U + I, so
+    Dice = 2I / (U + I) = 2 IoU / (1 + IoU). The map is monotonic: both metrics rank
+    segmentations identically, and Dice >= IoU with equality only at 0 and 1.
+    """
+    j = as_array(iou_value, "iou_value")
+    if np.any((j < 0) | (j > 1)):
+        raise ValueError("iou_value must lie in [0, 1]")
+    out = 2 * j / (1 + j)
+    return float(out) if out.ndim == 0 else out
+
+
+def iou_from_dice(dice_value) -> np.ndarray | float:
+    """Convert Dice to IoU: IoU = Dice / (2 - Dice), the inverse of :func:`dice_from_iou`.
+
+    Parameters
+    ----------
+    dice_value : float or array_like
+        Dice values in [0, 1].
+
+    Returns
+    -------
+    float or numpy.ndarray
+
+    Raises
+    ------
+    ValueError
+        If a value lies outside [0, 1].
+
+    Notes
+    -----
+    Supports metrics.dice-iou (solved for IoU).
+    """
+    d = as_array(dice_value, "dice_value")
+    if np.any((d < 0) | (d > 1)):
+        raise ValueError("dice_value must lie in [0, 1]")
+    out = d / (2 - d)
+    return float(out) if out.ndim == 0 else out
+
+
+def sensitivity(prediction, target, *, zero_division: float = np.nan) -> float:
+    """Sensitivity (recall, true-positive rate): TP / (TP + FN).
+
+    Parameters
+    ----------
+    prediction, target : array_like
+        Binary masks (or per-case binary labels), same shape.
+    zero_division : float, optional
+        Returned when the ground truth has no positive (default NaN: nothing to detect, so the
+        ability to detect is undefined).
+
+    Returns
+    -------
+    float
+        The fraction of true positives that were found.
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch or a non-binary mask.
+
+    Notes
+    -----
+    :formula:`metrics.sensitivity` -- :math:`TP/(TP+FN)`. An empty prediction scores 0 on any
+    non-empty ground truth; predicting everything positive scores 1.
+    """
+    c = binary_counts(prediction, target)
+    return _ratio(c.tp, c.tp + c.fn, zero_division)
+
+
+def specificity(prediction, target, *, zero_division: float = np.nan) -> float:
+    """Specificity (true-negative rate): TN / (TN + FP).
+
+    Parameters
+    ----------
+    prediction, target : array_like
+        Binary masks, same shape.
+    zero_division : float, optional
+        Returned when the ground truth has no negative (default NaN).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch or a non-binary mask.
+
+    Notes
+    -----
+    :formula:`metrics.specificity` -- :math:`TN/(TN+FP)`. In a segmentation the background is
+    huge, so TN dwarfs FP and specificity stays near 1 even for a poor segmentation: report
+    Dice or precision alongside it.
+    """
+    c = binary_counts(prediction, target)
+    return _ratio(c.tn, c.tn + c.fp, zero_division)
+
+
+def precision(prediction, target, *, zero_division: float = np.nan) -> float:
+    """Precision (positive predictive value): TP / (TP + FP).
+
+    Parameters
+    ----------
+    prediction, target : array_like
+        Binary masks, same shape.
+    zero_division : float, optional
+        Returned when nothing is predicted positive (default NaN).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        On a shape mismatch or a non-binary mask.
+
+    Notes
+    -----
+    Supports metrics.dice: Dice = 2 precision sensitivity / (precision + sensitivity).
+    """
+    c = binary_counts(prediction, target)
+    return _ratio(c.tp, c.tp + c.fp, zero_division)

@@ -1,0 +1,417 @@
+"""Projection radiography: transmission, digitally reconstructed radiographs, the detector's
+response, flat-field correction and display.
+
+Taught in ``chapters/xray/`` (sections 7.1 and 7.2 of the key formulas): ``projection.ipynb``
+(a radiograph is a single-angle Radon transform; a DRR from a real chest CT) and
+``flat-field.ipynb`` (gain and dark current, flat-field correction, normalisation for display,
+a real MONOCHROME1 chest radiograph). The attenuation formulas themselves (Lambert-Beer, the log
+transform, the line integral) live in :mod:`medlib.ct`, where section 3.1 derives them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import ct
+from ._validate import as_array, as_choice, as_int, as_rng, as_scalar
+
+__all__ = [
+    "detector_response",
+    "drr",
+    "flat_field_correct",
+    "minmax_normalize",
+    "pixel_spacing_mm",
+    "simulate_detector",
+    "slab_transmission",
+    "to_monochrome2",
+    "transmission",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# 7.1 Projection model
+# ---------------------------------------------------------------------------------------------
+
+def transmission(p, i0=1.0) -> np.ndarray:
+    """Intensity reaching the detector for a line integral p: I = I0 exp(-p).
+
+    Parameters
+    ----------
+    p : array_like
+        Line integrals of the attenuation (dimensionless, >= 0), e.g. a DRR.
+    i0 : float or array_like, optional
+        Unattenuated intensity (>= 0), broadcast against ``p`` (default 1: the transmitted
+        fraction).
+
+    Returns
+    -------
+    numpy.ndarray
+        I in the unit of ``i0``.
+
+    Raises
+    ------
+    ValueError
+        If ``p`` or ``i0`` is negative or not finite.
+
+    Notes
+    -----
+    :formula:`xray.transmission` -- Lambert-Beer (formula ct.beer-lambert) written with the
+    line integral; :func:`medlib.ct.log_transform` inverts it.
+    """
+    pp = as_array(p, "p")
+    if np.any(pp < 0):
+        raise ValueError("p must be >= 0 (a line integral of attenuation)")
+    i_0 = as_array(i0, "i0")
+    if np.any(i_0 < 0):
+        raise ValueError("i0 must be >= 0")
+    return i_0 * np.exp(-pp)
+
+
+def slab_transmission(mu_per_cm, thickness_cm, i0=1.0) -> np.ndarray:
+    """Intensity behind a uniform slab: I = I0 exp(-mu d).
+
+    Parameters
+    ----------
+    mu_per_cm : array_like
+        Linear attenuation coefficient of the slab material (1/cm, >= 0).
+    thickness_cm : array_like
+        Slab thickness d along the ray (cm, >= 0); broadcast against ``mu_per_cm``.
+    i0 : float or array_like, optional
+        Unattenuated intensity (default 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        I, falling exponentially with both mu and d: each half-value layer
+        d_1/2 = ln 2 / mu halves it.
+
+    Raises
+    ------
+    ValueError
+        If an argument is negative or not finite.
+
+    Notes
+    -----
+    :formula:`xray.brightness` -- the special case of a constant mu along the ray, where the
+    line integral is mu d. This is the *detected* intensity; a radiograph is displayed with
+    high attenuation bright (bone white), i.e. inverted.
+    """
+    mu = as_array(mu_per_cm, "mu_per_cm")
+    d = as_array(thickness_cm, "thickness_cm")
+    if np.any(mu < 0):
+        raise ValueError("mu_per_cm must be >= 0")
+    if np.any(d < 0):
+        raise ValueError("thickness_cm must be >= 0")
+    return transmission(mu * d, i0)
+
+
+def drr(hu, spacing_mm: float, *, axis: int, mu_water_per_cm: float) -> np.ndarray:
+    """Digitally reconstructed radiograph: parallel-beam line integrals through a CT volume.
+
+    Parameters
+    ----------
+    hu : array_like, 3D
+        CT volume in Hounsfield units, in any axis order.
+    spacing_mm : float
+        Voxel size along ``axis`` in mm (> 0).
+    axis : int
+        The axis the rays run along (e.g. the anterior-posterior axis for a frontal view).
+    mu_water_per_cm : float
+        Attenuation of water at the beam's effective energy (1/cm, > 0), e.g.
+        ``ct.attenuation_coefficient("water", 60)``.
+
+    Returns
+    -------
+    numpy.ndarray, 2D
+        p = sum_j mu_j * spacing (dimensionless), the volume's shape without ``axis``. Pass it
+        to :func:`transmission` for the detected intensity.
+
+    Raises
+    ------
+    ValueError
+        If ``hu`` is not 3D and finite, or a scalar argument is out of range.
+
+    Notes
+    -----
+    :formula:`xray.drr`. HU are converted to mu with formula ct.hu solved for mu, after
+    clipping at -1000 HU (values below are padding outside the scan field, not negative
+    attenuation). The conversion uses one effective energy for all tissues, so bone is
+    approximate (its mu/rho falls faster with energy than water's), and the beam is parallel,
+    not the cone of a real X-ray tube. Along a volume axis the projection is the single-angle
+    Radon transform at theta = 0 or pi/2 (see :func:`medlib.ct.radon`).
+    """
+    vol = as_array(hu, "hu", ndim=3)
+    ds = as_scalar(spacing_mm, "spacing_mm", low=0.0, low_inclusive=False)
+    ax = as_int(axis, "axis", low=-3, high=2)
+    mw = as_scalar(mu_water_per_cm, "mu_water_per_cm", low=0.0, low_inclusive=False)
+    mu = ct.mu_from_hu(np.maximum(vol, -1000.0), mw)
+    return ct.line_integral(np.maximum(mu, 0.0), ds / 10.0, axis=ax)
+
+
+# ---------------------------------------------------------------------------------------------
+# 7.2 Detector response and flat-field correction
+# ---------------------------------------------------------------------------------------------
+
+def detector_response(signal, gain, dark) -> np.ndarray:
+    """Raw detector reading: I_raw = G * I_signal + D, pixel by pixel.
+
+    Parameters
+    ----------
+    signal : array_like
+        Ideal signal I_signal reaching each pixel (>= 0), e.g. from :func:`transmission`.
+    gain : array_like
+        Pixel gain G (> 0), broadcast against ``signal``.
+    dark : array_like
+        Dark signal D (offset and dark current), broadcast against ``signal``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The raw image, shape of the broadcast inputs.
+
+    Raises
+    ------
+    ValueError
+        If ``signal`` < 0, ``gain`` <= 0, a value is not finite, or shapes do not broadcast.
+
+    Notes
+    -----
+    :formula:`xray.detector-model`. Noise is not part of the model: add it with
+    :mod:`medlib.noise` (Poisson for the quanta, Gaussian for the read-out).
+    """
+    s = as_array(signal, "signal")
+    g = as_array(gain, "gain")
+    d = as_array(dark, "dark")
+    if np.any(s < 0):
+        raise ValueError("signal must be >= 0")
+    if np.any(g <= 0):
+        raise ValueError("gain must be > 0 at every pixel")
+    try:
+        return g * s + d
+    except ValueError:
+        raise ValueError(f"signal {s.shape}, gain {g.shape} and dark {d.shape} must "
+                         "broadcast to one shape") from None
+
+
+def simulate_detector(shape, rng, *, pixel_gain_sd: float = 0.05,
+                      column_gain_sd: float = 0.03, falloff: float = 0.15,
+                      dark_mean: float = 100.0, dark_sd: float = 10.0):
+    """Draw a plausible gain map and dark frame for a flat-panel detector.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Detector (rows, cols).
+    rng : numpy.random.Generator or int
+        Source of randomness.
+    pixel_gain_sd : float, optional
+        Relative spread of the pixel-to-pixel gain (default 5 %).
+    column_gain_sd : float, optional
+        Relative spread of the gain of each read-out column (default 3 %): the stripes of a
+        real panel.
+    falloff : float, optional
+        Relative loss of gain from the centre to the corners (default 15 %), a smooth
+        vignetting like the heel effect and the panel's own non-uniformity.
+    dark_mean, dark_sd : float, optional
+        Mean and pixel-to-pixel spread of the dark signal (default 100 and 10, counts).
+
+    Returns
+    -------
+    gain : numpy.ndarray, shape ``shape``
+        G > 0, mean about 1.
+    dark : numpy.ndarray, shape ``shape``
+        D, at least 0.
+
+    Raises
+    ------
+    ValueError
+        If a spread is negative, ``falloff`` outside [0, 0.9], or the shape invalid.
+    """
+    rows, cols = (as_int(s, f"shape[{i}]", low=1) for i, s in enumerate(shape))
+    gen = as_rng(rng)
+    ps = as_scalar(pixel_gain_sd, "pixel_gain_sd", low=0.0, high=0.3)
+    cs = as_scalar(column_gain_sd, "column_gain_sd", low=0.0, high=0.3)
+    fo = as_scalar(falloff, "falloff", low=0.0, high=0.9)
+    dm = as_scalar(dark_mean, "dark_mean", low=0.0)
+    dsd = as_scalar(dark_sd, "dark_sd", low=0.0)
+    y = np.linspace(-1, 1, rows)[:, None]
+    x = np.linspace(-1, 1, cols)[None, :]
+    smooth = 1.0 - fo * (x**2 + y**2) / 2.0
+    column = 1.0 + cs * gen.standard_normal(cols)[None, :]
+    pixel = 1.0 + ps * gen.standard_normal((rows, cols))
+    gain = np.clip(smooth * column * pixel, 0.05, None)
+    dark = np.clip(dm + dsd * gen.standard_normal((rows, cols)), 0.0, None)
+    return gain, dark
+
+
+def flat_field_correct(raw, flat, dark) -> np.ndarray:
+    """Flat-field (gain and offset) correction: (I_raw - I_dark) / (I_flat - I_dark).
+
+    Parameters
+    ----------
+    raw : array_like
+        Image of the patient.
+    flat : array_like
+        Flat (gain) frame: the same exposure without the patient, ideally the average of
+        many frames; broadcast against ``raw``.
+    dark : array_like
+        Dark frame: no X-rays, same integration time; broadcast against ``raw``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The corrected image: the fraction of the flat exposure that reached each pixel, i.e.
+        the transmission I / I0, free of the gain map G and the offset D.
+
+    Raises
+    ------
+    ValueError
+        If at some pixel ``flat`` <= ``dark`` (a dead pixel, or a dark frame equal to the flat
+        frame): the correction divides by zero there. Such pixels must be masked and
+        interpolated from their neighbours before correcting.
+
+    Notes
+    -----
+    :formula:`xray.flat-field`. With I_raw = G S + D and I_flat = G S0 + D the result is
+    S / S0 exactly; noise in the flat and dark frames does not cancel, so both are averaged
+    over many acquisitions.
+    """
+    r = as_array(raw, "raw")
+    f = as_array(flat, "flat")
+    d = as_array(dark, "dark")
+    try:
+        denominator = f - d
+        numerator = r - d
+        np.broadcast_shapes(numerator.shape, denominator.shape)
+    except ValueError:
+        raise ValueError(f"raw {r.shape}, flat {f.shape} and dark {d.shape} must broadcast "
+                         "to one shape") from None
+    bad = int(np.count_nonzero(denominator <= 0))
+    if bad:
+        raise ValueError(
+            f"flat must exceed dark at every pixel; {bad} pixel(s) have flat <= dark (dead "
+            "pixels, or a dark frame equal to the flat frame), where the correction divides "
+            "by zero: mask and interpolate them first"
+        )
+    return numerator / denominator
+
+
+def minmax_normalize(image, *, percentiles: tuple[float, float] | None = None) -> np.ndarray:
+    """Linear normalisation to [0, 1] for display: (I - min) / (max - min).
+
+    Parameters
+    ----------
+    image : array_like
+        Any real image.
+    percentiles : (float, float), optional
+        If given, use these percentiles (0 <= low < high <= 100) instead of the minimum and
+        maximum, and clip to [0, 1]: a robust variant that one hot or dead pixel cannot
+        wreck.
+
+    Returns
+    -------
+    numpy.ndarray
+        Values in [0, 1]; the minimum (or low percentile) maps to 0, the maximum to 1.
+
+    Raises
+    ------
+    ValueError
+        If the image is constant (max = min) or has non-finite values, or the percentiles
+        are invalid.
+
+    Notes
+    -----
+    :formula:`xray.minmax-display`. Min-max normalisation depends on the two most extreme
+    pixels, so images normalised this way are not comparable with one another: use a fixed
+    window (:func:`medlib.ct.window`) when the values have a physical meaning.
+    """
+    img = as_array(image, "image")
+    if percentiles is None:
+        lo, hi = float(img.min()), float(img.max())
+    else:
+        if len(percentiles) != 2:
+            raise ValueError("percentiles must be a pair (low, high)")
+        p_lo = as_scalar(percentiles[0], "percentiles[0]", low=0.0, high=100.0)
+        p_hi = as_scalar(percentiles[1], "percentiles[1]", low=0.0, high=100.0)
+        if p_lo >= p_hi:
+            raise ValueError(f"percentiles must satisfy low < high, got {percentiles}")
+        lo, hi = (float(v) for v in np.percentile(img, [p_lo, p_hi]))
+    if hi <= lo:
+        raise ValueError("image is constant over the chosen range: max = min, cannot normalise")
+    out = (img - lo) / (hi - lo)
+    return out if percentiles is None else np.clip(out, 0.0, 1.0)
+
+
+def to_monochrome2(pixels, photometric: str, bits_stored: int) -> np.ndarray:
+    """Stored values in the MONOCHROME2 sense (higher = brighter), whatever the file's convention.
+
+    Parameters
+    ----------
+    pixels : array_like
+        Stored values (``ds.pixel_array``), unsigned integers.
+    photometric : {"MONOCHROME1", "MONOCHROME2"}
+        Photometric Interpretation (0028,0004).
+    bits_stored : int
+        Bits Stored (0028,0101), 1-32.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        ``pixels`` unchanged for MONOCHROME2; (2^B - 1) - pixels for MONOCHROME1, where the
+        minimum stored value is meant to be displayed white.
+
+    Raises
+    ------
+    ValueError
+        If the interpretation is neither, or a value lies outside [0, 2^B - 1].
+
+    Notes
+    -----
+    :formula:`xray.monochrome1`. Many computed radiographs are MONOCHROME1. Skipping the
+    inversion shows the lungs white and the bones dark, and a model trained on a mixture of
+    both conventions learns the file format instead of the anatomy. Any VOI window stored in
+    the file applies to the stored values, before this inversion.
+    """
+    kind = as_choice(photometric, "photometric", ("MONOCHROME1", "MONOCHROME2"))
+    bits = as_int(bits_stored, "bits_stored", low=1, high=32)
+    sv = as_array(pixels, "pixels")
+    top = float(2**bits - 1)
+    if sv.size and (sv.min() < 0 or sv.max() > top):
+        raise ValueError(f"pixels must lie in [0, 2^{bits} - 1 = {top:.0f}] for "
+                         f"bits_stored={bits}; got [{sv.min()}, {sv.max()}]")
+    return top - sv if kind == "MONOCHROME1" else sv.copy()
+
+
+def pixel_spacing_mm(ds):
+    """The pixel spacing of a radiograph in mm, or None when the file does not know it.
+
+    Parameters
+    ----------
+    ds : pydicom.Dataset
+        A projection radiograph (CR, DX) or any 2D image.
+
+    Returns
+    -------
+    tuple of float (row spacing, column spacing) or None
+        Pixel Spacing (0028,0030) if present and positive, else Imager Pixel Spacing
+        (0018,1164) (measured at the detector, so objects appear magnified by the
+        source-to-detector over source-to-object distance), else None. Zeros, as in some
+        real files, mean "unknown", not "0 mm".
+
+    Raises
+    ------
+    TypeError
+        If ``ds`` has no ``get`` method (is not a pydicom Dataset).
+    """
+    if not hasattr(ds, "get"):
+        raise TypeError(f"ds must be a pydicom Dataset, got {type(ds).__name__}")
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        value = ds.get(keyword)
+        if value is None:
+            continue
+        try:
+            spacing = tuple(float(v) for v in value)
+        except (TypeError, ValueError):
+            continue
+        if len(spacing) == 2 and all(np.isfinite(s) and s > 0 for s in spacing):
+            return spacing
+    return None
