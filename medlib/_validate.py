@@ -20,6 +20,10 @@ def as_array(
     dtype=np.float64,
     finite: bool = True,
     allow_empty: bool = False,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
 ) -> np.ndarray:
     """Return ``value`` as an array of ``dtype`` after checking it.
 
@@ -39,6 +43,9 @@ def as_array(
         Reject NaN and infinity (default True).
     allow_empty : bool, optional
         Accept arrays with no elements (default False).
+    low, high : float, optional
+        Bounds every element must respect (NaN never does); ``low_inclusive`` and
+        ``high_inclusive`` say whether equality is allowed (default True).
 
     Returns
     -------
@@ -50,7 +57,8 @@ def as_array(
     TypeError
         If ``value`` cannot be converted to a numeric array.
     ValueError
-        If the dimensions, shape, size or finiteness are wrong.
+        If the dimensions, shape, size or finiteness are wrong, or an element lies outside
+        ``[low, high]``.
     """
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be a numeric array, got {type(value).__name__}")
@@ -81,7 +89,27 @@ def as_array(
         raise ValueError(f"{name} must not be empty")
     if finite and arr.size and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must contain only finite values (no NaN or infinity)")
+    if (low is not None or high is not None) and arr.size:
+        _check_bounds(arr, name, low, high, low_inclusive, high_inclusive)
     return arr
+
+
+def _check_bounds(arr: np.ndarray, name: str, low, high, low_inclusive: bool,
+                  high_inclusive: bool) -> None:
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be real-valued to be compared with bounds")
+    if np.isnan(arr).any():
+        raise ValueError(f"{name} must not contain NaN")
+    if low is not None:
+        bad = arr < low if low_inclusive else arr <= low
+        if bad.any():
+            op = ">=" if low_inclusive else ">"
+            raise ValueError(f"{name} must be {op} {low} everywhere, got a minimum of {arr.min()}")
+    if high is not None:
+        bad = arr > high if high_inclusive else arr >= high
+        if bad.any():
+            op = "<=" if high_inclusive else "<"
+            raise ValueError(f"{name} must be {op} {high} everywhere, got a maximum of {arr.max()}")
 
 
 def as_scalar(
@@ -143,6 +171,43 @@ def as_int(value, name: str, *, low: int | None = None, high: int | None = None)
     if high is not None and n > high:
         raise ValueError(f"{name} must be <= {high}, got {n}")
     return n
+
+
+def as_bool(value, name: str) -> bool:
+    """Return ``value`` if it is ``True`` or ``False`` (Python or NumPy bool), else raise.
+
+    A flag given as a string (``"False"``) or a number is refused rather than read as truthy.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a bool.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
+def as_axis(axis, ndim: int, name: str = "axis") -> int:
+    """Return ``axis`` as a non-negative axis index of an array with ``ndim`` dimensions.
+
+    Negative axes count from the end, as in NumPy.
+
+    Raises
+    ------
+    TypeError
+        If ``axis`` is not an integer.
+    ValueError
+        If the array has no axes or ``axis`` is outside ``[-ndim, ndim)``.
+    """
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {axis!r}")
+    if ndim < 1:
+        raise ValueError(f"{name}: the input has no axes (it is a scalar)")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name} must be in [{-ndim}, {ndim - 1}] for an input with {ndim} "
+                         f"dimensions, got {axis}")
+    return int(axis) % ndim
 
 
 def as_choice(value, name: str, choices: Iterable[str]) -> str:

@@ -1,0 +1,58 @@
+"""The shared argument checks: what they accept, what they refuse, and the messages."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from medlib._validate import as_array, as_axis, as_bool
+
+
+def test_bounds_accept_the_allowed_range_and_keep_the_values():
+    x = np.array([0.0, 0.5, 1.0])
+    out = as_array(x, "p", low=0, high=1)
+    np.testing.assert_array_equal(out, x)
+
+
+@pytest.mark.parametrize("value, kwargs, match", [
+    ([-1e-9, 0.5], {"low": 0}, r"p must be >= 0 everywhere, got a minimum of -1e-09"),
+    ([0.0, 0.5], {"low": 0, "low_inclusive": False}, r"p must be > 0 everywhere"),
+    ([0.5, 1.5], {"high": 1}, r"p must be <= 1 everywhere, got a maximum of 1.5"),
+    ([0.5, 1.0], {"high": 1, "high_inclusive": False}, r"p must be < 1 everywhere"),
+    ([0.5, np.nan], {"low": 0, "finite": False}, r"p must not contain NaN"),
+])
+def test_bounds_refuse_values_outside_with_the_argument_name(value, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        as_array(value, "p", **kwargs)
+
+
+def test_bounds_on_an_empty_array_are_vacuous():
+    assert as_array([], "p", low=0, allow_empty=True).size == 0
+
+
+@pytest.mark.parametrize("value", [True, False, np.bool_(True), np.False_])
+def test_as_bool_accepts_python_and_numpy_bools(value):
+    assert as_bool(value, "clip") is bool(value)
+
+
+@pytest.mark.parametrize("value", ["False", "True", 0, 1, 1.0, None, np.array([True])])
+def test_as_bool_refuses_truthy_stand_ins(value):
+    with pytest.raises(TypeError, match="clip must be True or False"):
+        as_bool(value, "clip")
+
+
+@pytest.mark.parametrize("axis, ndim, expected", [(0, 1, 0), (-1, 3, 2), (2, 3, 2), (np.int64(1), 2, 1)])
+def test_as_axis_normalises_like_numpy(axis, ndim, expected):
+    assert as_axis(axis, ndim) == expected
+
+
+@pytest.mark.parametrize("axis, ndim, error, match", [
+    (3, 3, ValueError, r"axis must be in \[-3, 2\]"),
+    (-4, 3, ValueError, r"axis must be in \[-3, 2\]"),
+    (0, 0, ValueError, "scalar"),
+    (1.0, 2, TypeError, "axis must be an integer"),
+    (True, 2, TypeError, "axis must be an integer"),
+    ("0", 2, TypeError, "axis must be an integer"),
+])
+def test_as_axis_refuses_what_numpy_would_refuse_with_the_argument_name(axis, ndim, error, match):
+    with pytest.raises(error, match=match):
+        as_axis(axis, ndim)
