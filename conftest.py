@@ -1,4 +1,4 @@
-"""Notebook budgets, enforced while nbval runs the chapters.
+"""Notebook budgets and exercise checks, enforced while nbval runs the chapters.
 
 Every chapter notebook must run top to bottom in at most 60 s and 1.5 GB of memory on the course
 machines (2 cores). While nbval executes a notebook this plugin adds up the time of its cells and
@@ -6,13 +6,22 @@ reads the peak resident memory of its kernel (``VmHWM`` in ``/proc/<pid>/status`
 the notebook's last cell it records both in ``_build/budgets/`` and raises a teardown error if
 either exceeds the budget; at the end of the run it prints one table of every notebook and writes
 it to ``_build/budgets.md``.
+
+Exercise checks must reject a wrong answer, not only accept the right one. After a check cell
+(a code cell starting with ``# Check``) passes, the plugin takes each name the check reads that
+the exercise's solution cells define (the student's answer), replaces it in the kernel by a wrong
+value (an integer plus one, a real number 10 % off, a flipped boolean, a function whose
+result is off ...), runs the
+check again, and fails the cell if the check still passes; the right answers are then restored.
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import time
 from pathlib import Path
+from queue import Empty
 
 import pytest
 
@@ -47,13 +56,118 @@ def pytest_sessionstart(session):
             old.unlink()
 
 
+# Runs in the notebook's kernel: each answer made wrong in turn, the check must then fail.
+_WRONG_ANSWER_PROBE = r"""
+def __course_probe(check, names):
+    import numbers
+    import numpy as np
+
+    def wrong(v):
+        if isinstance(v, (bool, np.bool_)):
+            return not v
+        if isinstance(v, numbers.Integral) or (isinstance(v, np.ndarray) and v.dtype.kind in "iu"):
+            return v + 1
+        if isinstance(v, numbers.Number) or (isinstance(v, np.ndarray) and v.dtype != bool):
+            return v * 1.1 + 0.1
+        if isinstance(v, np.ndarray):
+            return ~v
+        if isinstance(v, (list, tuple)):
+            return type(v)(wrong(x) for x in v)
+        if isinstance(v, dict):
+            return {k: wrong(x) for k, x in v.items()}
+        if isinstance(v, str):
+            return v + " (wrong)"
+        if callable(v):
+            return lambda *a, **k: wrong(v(*a, **k))
+        return None
+
+    g = globals()
+    saved = {n: g[n] for n in names if n in g}
+    accepted = []
+    try:
+        for n, v in saved.items():
+            g[n] = wrong(v)
+            try:
+                exec(check, g)
+            except Exception:
+                pass
+            else:
+                accepted.append(n)
+            g[n] = v
+    finally:
+        g.update(saved)
+    if accepted:
+        raise AssertionError("the check also accepts a wrong " + ", ".join(accepted))
+"""
+
+
+def _assigned(source: str) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+    return names
+
+
+def _loaded(source: str) -> set[str]:
+    return {n.id for n in ast.walk(ast.parse(source))
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _is_check(cell) -> bool:
+    return cell.get("cell_type") == "code" and cell["source"].lstrip().startswith("# Check")
+
+
+def answer_names(cells: list, index: int) -> list[str]:
+    """The names a check cell reads that the solution cells of its exercise define."""
+    assigned: set[str] = set()
+    for cell in reversed(cells[:index]):
+        if _is_check(cell):
+            break
+        if cell.get("cell_type") == "code" and "solution" in cell.get("metadata", {}).get("tags", []):
+            assigned |= _assigned(cell["source"])
+    return sorted(assigned & _loaded(cells[index]["source"]))
+
+
+def _run_in_kernel(kernel, code: str, timeout: float = 120) -> dict:
+    msg_id = kernel.execute_cell_input(code, allow_stdin=False)
+    while True:
+        msg = kernel.get_message(stream="shell", timeout=timeout)
+        if msg["parent_header"].get("msg_id") == msg_id:
+            break
+    try:
+        kernel.await_idle(msg_id, timeout)
+    except Empty:
+        pass
+    return msg["content"]
+
+
+def _probe_check(item) -> None:
+    cells = item.parent.nb.cells
+    index = next(i for i, c in enumerate(cells) if c is item.cell)   # cell_num counts code only
+    names = answer_names(cells, index)
+    if not names:
+        raise AssertionError("this check reads no answer that its exercise's solution defines "
+                             "(tag the solution cells 'solution' and check their result)")
+    code = (_WRONG_ANSWER_PROBE + f"\ntry:\n    __course_probe({item.cell['source']!r}, {names!r})"
+            "\nfinally:\n    del __course_probe\n")
+    reply = _run_in_kernel(item.parent.kernel, code)
+    if reply.get("status") != "ok":
+        raise AssertionError(f"exercise check: {reply.get('ename')}: {reply.get('evalue')}")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     if not _is_notebook_cell(item):
         return (yield)
     start = time.perf_counter()
     try:
-        return (yield)
+        result = yield
+        if _is_check(item.cell):
+            _probe_check(item)
+        return result
     finally:
         nbfile = item.parent
         nbfile.budget_seconds = getattr(nbfile, "budget_seconds", 0.0) + (
