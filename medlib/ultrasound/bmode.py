@@ -118,7 +118,7 @@ def simulate_rf(depth_m, amplitude, *, fs_hz: float, n_samples: int, center_freq
                 fractional_bandwidth: float = 0.6,
                 speed_m_per_s: float = SOFT_TISSUE_SPEED_M_PER_S,
                 alpha_db_per_cm_mhz: float = 0.0, line=None, n_lines: int | None = None,
-                truncate: float = 4.0) -> np.ndarray:
+                truncate: float = 4.0, attenuation_exponent: float = 1.0) -> np.ndarray:
     """Pulse-echo RF lines from point scatterers: a sum of delayed, attenuated Gaussian pulses.
 
     Parameters
@@ -139,8 +139,9 @@ def simulate_rf(depth_m, amplitude, *, fs_hz: float, n_samples: int, center_freq
     speed_m_per_s : float, optional
         Speed of sound (> 0), default 1540 m/s; the echo of z_k arrives at t_k = 2 z_k / c.
     alpha_db_per_cm_mhz : float, optional
-        Attenuation slope (>= 0), dB/cm/MHz, applied over the round trip at the centre frequency:
-        the echo is multiplied by 10^(-alpha_0 fc 2 z / 20) (default 0: no attenuation).
+        Attenuation coefficient alpha_0 (>= 0), dB/(cm MHz^n), applied over the round trip at
+        the centre frequency: the echo is multiplied by 10^(-alpha_0 fc^n 2 z / 20) (default 0:
+        no attenuation).
     line : array_like of int, shape (K,), optional
         Index of the scan line of each scatterer (default: all on one line).
     n_lines : int, optional
@@ -148,6 +149,8 @@ def simulate_rf(depth_m, amplitude, *, fs_hz: float, n_samples: int, center_freq
     truncate : float, optional
         Each pulse is evaluated within +- ``truncate`` standard deviations of its envelope
         (default 4: the neglected tail is below 3e-4 of the peak).
+    attenuation_exponent : float, optional
+        Exponent n (>= 0) of alpha(f) = alpha_0 f^n (default 1, soft tissue; 2 for water).
 
     Returns
     -------
@@ -181,6 +184,7 @@ def simulate_rf(depth_m, amplitude, *, fs_hz: float, n_samples: int, center_freq
     fc = as_scalar(center_frequency_hz, "center_frequency_hz", low=0.0, low_inclusive=False)
     c = as_scalar(speed_m_per_s, "speed_m_per_s", low=0.0, low_inclusive=False)
     alpha0 = as_scalar(alpha_db_per_cm_mhz, "alpha_db_per_cm_mhz", low=0.0)
+    n_exp = as_scalar(attenuation_exponent, "attenuation_exponent", low=0.0)
     trunc = as_scalar(truncate, "truncate", low=0.0, low_inclusive=False)
     a = _gauss_exponent(fc, fractional_bandwidth, -6.0)
     if line is None:
@@ -196,7 +200,7 @@ def simulate_rf(depth_m, amplitude, *, fs_hz: float, n_samples: int, center_freq
         if lines.size and (lines.min() < 0 or lines.max() >= nl):
             raise ValueError(f"line indices must lie in [0, {nl - 1}]")
     delay = 2 * z / c
-    gain = amp * 10.0 ** (-alpha0 * (fc / 1e6) * (2 * z * 100.0) / 20.0)
+    gain = amp * 10.0 ** (-alpha0 * (fc / 1e6) ** n_exp * (2 * z * 100.0) / 20.0)
     half = int(np.ceil(trunc / np.sqrt(2 * a) * fs))          # envelope sigma = 1 / sqrt(2a)
     offsets = np.arange(-half, half + 1)
     out = np.zeros(nl * n)
@@ -298,17 +302,21 @@ def analytic_signal(x, *, axis: int = -1) -> np.ndarray:
     return np.fft.ifft(np.fft.fft(arr, axis=ax) * h.reshape(shape), axis=ax)
 
 
-def tgc_gain_db(depth_m, alpha_db_per_cm_mhz: float, frequency_mhz: float) -> np.ndarray:
-    """Time-gain compensation that undoes the round-trip attenuation: G(z) = 2 alpha_0 f z (dB).
+def tgc_gain_db(depth_m, alpha_db_per_cm_mhz: float, frequency_mhz: float, *,
+                exponent: float = 1.0) -> np.ndarray:
+    """Time-gain compensation that undoes the round-trip attenuation: G(z) = 2 alpha_0 f^n z (dB).
 
     Parameters
     ----------
     depth_m : array_like
         Depth z of each sample (>= 0), m (use :func:`~medlib.ultrasound.waves.echo_depth` of the sample times).
     alpha_db_per_cm_mhz : float
-        Assumed attenuation slope (>= 0), dB/cm/MHz.
+        Assumed attenuation coefficient alpha_0 (>= 0), dB/(cm MHz^n).
     frequency_mhz : float
         Centre frequency (> 0), MHz.
+    exponent : float, optional
+        Exponent n (>= 0) of alpha(f) = alpha_0 f^n (default 1: the soft-tissue rule, as the
+        formula us.tgc is written).
 
     Returns
     -------
@@ -332,7 +340,7 @@ def tgc_gain_db(depth_m, alpha_db_per_cm_mhz: float, frequency_mhz: float) -> np
         raise ValueError("depth_m must be >= 0")
     a0 = as_scalar(alpha_db_per_cm_mhz, "alpha_db_per_cm_mhz", low=0.0)
     f = as_scalar(frequency_mhz, "frequency_mhz", low=0.0, low_inclusive=False)
-    return attenuation_db(a0, f, z * 100.0, round_trip=True)
+    return attenuation_db(a0, f, z * 100.0, round_trip=True, exponent=exponent)
 
 
 def apply_tgc(lines, gain_db, *, axis: int = -1) -> np.ndarray:

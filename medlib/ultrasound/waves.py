@@ -31,32 +31,47 @@ SOFT_TISSUE_SPEED_M_PER_S = 1540.0
 
 
 class Tissue(NamedTuple):
-    """Acoustic properties of one tissue (typical values; real tissue varies by several %)."""
+    """Acoustic properties of one tissue (typical values; real tissue varies by several %).
+
+    ``attenuation_db_per_cm_mhz`` is the coefficient alpha_0 of the power law
+    alpha(f) = alpha_0 f^n (alpha in dB/cm, f in MHz), so its unit is dB/(cm MHz^n) with
+    n = ``attenuation_exponent``: 1 for the tissues (the usual approximation), 2 for water.
+    Air has neither (NaN): no per-cm loss of air is used in imaging, because a tissue/air
+    interface reflects 99.9 % of the intensity and nothing useful crosses it.
+    """
 
     speed_m_per_s: float
     density_kg_per_m3: float
     attenuation_db_per_cm_mhz: float
     speed_range_m_per_s: tuple[float, float]
+    attenuation_exponent: float = 1.0
 
+
+_NAN = float("nan")
 
 # Speeds and densities: the ranges compiled by Goss, Johnston and Dunn (1978, 1980) as summarised
 # in Table 3 of a Mechanics of Materials review (2012, doi:10.1016/j.mechmat.2011.08.007); the
-# value used is the middle of each range. Attenuation at 1 MHz (dB/cm), for the dB/cm/MHz rule:
-# Table 4 of Diagnostics 13:855 (2023, doi:10.3390/diagnostics13050855). Air: 20 degC, 1 atm.
-# Water at 20 degC. Soft-tissue row: the clinical convention (1540 m/s), density 1060 kg/m^3
-# (liver, muscle, kidney), the often quoted 0.5 dB/cm/MHz (liver's value in the same table) and,
-# as its range, the span of the soft tissues above (fat to liver).
+# value used is the middle of each range (cortical bone for "bone"). Attenuation alpha_0 of the
+# tissues at 1 MHz (dB/cm), with n = 1 (the usual soft-tissue approximation; measured exponents
+# are close to 1): Table 4 of Diagnostics 13:855 (2023, doi:10.3390/diagnostics13050855),
+# perpendicular fibres for muscle. Water at 20 degC: 1482 m/s and 998 kg/m^3 (rounded), and
+# the classical (viscous) absorption alpha/f^2 = 25e-15 s^2/m (Pinkerton 1949), i.e.
+# 0.0022 dB/(cm MHz^2) with n = 2 (the same table quotes 0.0022 "dB/cm at 1 MHz"). Air at
+# 20 degC, 1 atm: 343 m/s, 1.2 kg/m^3; its absorption also grows as f^2 and is left out (NaN):
+# only its impedance matters. Soft-tissue row: conventional textbook values, the scanners'
+# 1540 m/s, density 1060 kg/m^3 (liver, heart) and the often quoted 0.5 dB/cm/MHz (liver's
+# value in the same table) and, as its range, the span of the soft tissues above (fat to liver).
 TISSUES: dict[str, Tissue] = {
-    "air": Tissue(343.0, 1.2, 7.5, (331.0, 355.0)),
-    "water": Tissue(1482.0, 998.0, 0.0022, (1480.0, 1484.0)),
-    "fat": Tissue(1478.0, 950.0, 0.63, (1468.0, 1488.0)),
-    "breast": Tissue(1510.0, 1020.0, 0.75, (1490.0, 1530.0)),
-    "kidney": Tissue(1560.0, 1050.0, 1.0, (1530.0, 1590.0)),
-    "muscle": Tissue(1558.0, 1050.0, 0.96, (1517.0, 1600.0)),
-    "heart": Tissue(1575.0, 1060.0, 0.52, (1526.0, 1623.0)),
-    "liver": Tissue(1595.0, 1060.0, 0.50, (1555.0, 1635.0)),
-    "soft tissue": Tissue(1540.0, 1060.0, 0.5, (1468.0, 1635.0)),
-    "bone": Tissue(3600.0, 2000.0, 15.0, (3200.0, 4000.0)),
+    "air": Tissue(343.0, 1.2, _NAN, (331.0, 355.0), _NAN),
+    "water": Tissue(1482.0, 998.0, 0.0022, (1480.0, 1484.0), 2.0),
+    "fat": Tissue(1478.0, 950.0, 0.63, (1468.0, 1488.0), 1.0),
+    "breast": Tissue(1510.0, 1020.0, 0.75, (1490.0, 1530.0), 1.0),
+    "kidney": Tissue(1560.0, 1050.0, 1.0, (1530.0, 1590.0), 1.0),
+    "muscle": Tissue(1558.0, 1050.0, 0.96, (1517.0, 1600.0), 1.0),
+    "heart": Tissue(1575.0, 1060.0, 0.52, (1526.0, 1623.0), 1.0),
+    "liver": Tissue(1595.0, 1060.0, 0.50, (1555.0, 1635.0), 1.0),
+    "soft tissue": Tissue(1540.0, 1060.0, 0.5, (1468.0, 1635.0), 1.0),
+    "bone": Tissue(3600.0, 2000.0, 15.0, (3200.0, 4000.0), 1.0),
 }
 
 
@@ -71,7 +86,9 @@ def tissue(name: str) -> Tissue:
     Returns
     -------
     Tissue
-        Speed (m/s), density (kg/m^3), attenuation slope (dB/cm/MHz) and the speed range.
+        Speed (m/s), density (kg/m^3), attenuation coefficient alpha_0 (dB/(cm MHz^n)), the
+        speed range and the exponent n of alpha(f) = alpha_0 f^n (NaN for air: see
+        :class:`Tissue`).
 
     Raises
     ------
@@ -84,7 +101,9 @@ def tissue(name: str) -> Tissue:
     properties of mammalian tissues", J. Acoust. Soc. Am. 64(2):423, 1978, and its continuation,
     J. Acoust. Soc. Am. 68(1):93, 1980; their ranges as summarised in Mech. Mater. 44:174, 2012
     (doi:10.1016/j.mechmat.2011.08.007), Table 3. Attenuation at 1 MHz: Diagnostics 13(5):855,
-    2023 (doi:10.3390/diagnostics13050855), Table 4. F. A. Duck, *Physical Properties of
+    2023 (doi:10.3390/diagnostics13050855), Table 4. Water's absorption: J. M. M. Pinkerton,
+    "The absorption of ultrasonic waves in liquids and its relation to molecular
+    constitution", Proc. Phys. Soc. B 62(2):129, 1949. F. A. Duck, *Physical Properties of
     Tissue*, Academic Press, 1990, is the standard book-length compilation.
     """
     as_choice(name, "name", TISSUES)

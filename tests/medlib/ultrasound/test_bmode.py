@@ -95,6 +95,22 @@ def test_tgc_restores_equal_echoes_at_all_depths():
     np.testing.assert_allclose(compensated[idx], 1.0, rtol=0.02)
 
 
+
+def test_tgc_and_the_simulated_attenuation_take_the_frequency_exponent():
+    z = np.linspace(0.0, 0.1, 11)
+    # Water, n = 2: G = 2 alpha_0 f^2 z.
+    np.testing.assert_allclose(us.tgc_gain_db(z, 0.0022, 5.0, exponent=2),
+                               2 * 0.0022 * 25 * z * 100)
+    np.testing.assert_allclose(us.tgc_gain_db(z, 0.5, 5.0), us.tgc_gain_db(z, 0.5, 5.0, exponent=1))
+    # The echo of one scatterer at 5 cm, with and without attenuation, at n = 2.
+    kw = {"fs_hz": FS, "n_samples": 8000, "center_frequency_hz": FC}
+    free = us.simulate_rf([0.05], [1.0], **kw)
+    lossy = us.simulate_rf([0.05], [1.0], alpha_db_per_cm_mhz=0.0022, attenuation_exponent=2.0,
+                           **kw)
+    expected = 10 ** (-us.attenuation_db(0.0022, FC / 1e6, 5.0, round_trip=True, exponent=2) / 20)
+    assert np.abs(lossy).max() / np.abs(free).max() == pytest.approx(expected, rel=1e-12)
+
+
 @pytest.mark.formula("us.log-compression")
 def test_log_compression_is_linear_then_logarithmic():
     a = np.array([0.0, 1e-4, 1.0, 1e4])
@@ -198,6 +214,10 @@ BAD_CALLS = [
     (us.envelope, ([1.0 + 1j, 2.0],), {}, TypeError, "real"),
     (us.apply_tgc, (np.ones((2, 5)), np.ones(4)), {}, ValueError, "gain_db"),
     (us.tgc_gain_db, (np.ones(3), 0.5, 0.0), {}, ValueError, "frequency_mhz"),
+    (us.tgc_gain_db, (np.ones(3), 0.5, 5.0), {"exponent": -1.0}, ValueError, "exponent"),
+    (us.simulate_rf, ([0.01], [1.0]),
+     {"fs_hz": FS, "n_samples": 10, "center_frequency_hz": FC, "attenuation_exponent": -1.0},
+     ValueError, "attenuation_exponent"),
     (us.log_compress, ([-1.0],), {}, ValueError, ">= 0"),
     (us.db_compress, ([0.0, 0.0],), {}, ValueError, "all zero"),
     (us.db_compress, ([1.0],), {"dynamic_range_db": 0}, ValueError, "dynamic_range_db"),

@@ -77,6 +77,50 @@ def test_reflection_at_real_interfaces():
     assert p**2 == pytest.approx(us.reflection_coefficient(z["fat"], z["liver"]))
 
 
+
+@pytest.mark.formula("us.attenuation-frequency")
+def test_water_attenuation_grows_as_the_square_of_frequency():
+    f = np.array([1.0, 2.0, 5.0, 10.0])
+    loss = us.tissue_attenuation_db("water", f, 10.0)
+    np.testing.assert_allclose(loss / loss[0], f**2)
+    # 10 cm of water at 5 MHz: 0.0022 * 25 * 10 = 0.55 dB (a linear rule would give 0.11 dB).
+    assert us.tissue_attenuation_db("water", 5.0, 10.0) == pytest.approx(0.55)
+    # Against Pinkerton (1949), alpha / f^2 = 25e-15 s^2/m at 20 degC, in nepers over 1 m:
+    alpha_np_per_m = 25e-15 * (5e6) ** 2
+    assert us.tissue_attenuation_db("water", 5.0, 100.0) == pytest.approx(
+        us.neper_to_db(alpha_np_per_m), rel=0.02)
+    assert us.tissue_attenuation_db("water", 5.0, 10.0, round_trip=True) == pytest.approx(1.1)
+
+
+def test_tissues_follow_the_db_per_cm_per_mhz_rule():
+    for name in ("fat", "liver", "muscle", "kidney", "heart", "breast", "bone", "soft tissue"):
+        a0 = us.tissue(name).attenuation_db_per_cm_mhz
+        np.testing.assert_allclose(us.tissue_attenuation_db(name, [2.0, 4.0], 3.0),
+                                   [a0 * 2 * 3, a0 * 4 * 3])
+    assert us.tissue_attenuation_db("liver", 5.0, 10.0, round_trip=True) == pytest.approx(50.0)
+
+
+def test_air_has_no_loss_per_centimetre_only_an_impedance():
+    with pytest.raises(ValueError, match="air.*reflects 99.9 %"):
+        us.tissue_attenuation_db("air", 5.0, 1.0)
+    air, soft = us.tissue("air"), us.tissue("soft tissue")
+    z_air = us.impedance(air.density_kg_per_m3, air.speed_m_per_s)
+    z_soft = us.impedance(soft.density_kg_per_m3, soft.speed_m_per_s)
+    assert z_air == pytest.approx(412.0, abs=1.0)
+    assert us.reflection_coefficient(z_soft, z_air) == pytest.approx(0.999, abs=2e-4)   # 99.9 %
+    # Through a tissue/air interface and back: a millionth of the intensity, -60 dB.
+    assert us.transmission_coefficient(z_soft, z_air) ** 2 < 1.1e-6
+
+
+def test_impedances_of_the_table():
+    z = {k: us.impedance(t.density_kg_per_m3, t.speed_m_per_s) for k, t in us.TISSUES.items()}
+    assert z["water"] == pytest.approx(998.0 * 1482.0)
+    soft = {k: z[k] for k in ("fat", "breast", "kidney", "muscle", "heart", "liver", "soft tissue")}
+    assert min(soft, key=soft.get) == "fat" and soft["fat"] == pytest.approx(1.404e6, rel=1e-3)
+    assert max(soft, key=soft.get) == "liver" and soft["liver"] == pytest.approx(1.691e6, rel=1e-3)
+    assert z["bone"] == pytest.approx(7.2e6)
+
+
 BAD_CALLS = [
     (us.attenuate, (1.0, -0.1, 1.0), {}, ValueError, "alpha_np_per_cm"),
     (us.attenuation_db, (0.5, 0.0, 1.0), {}, ValueError, "frequency_mhz"),
@@ -84,6 +128,11 @@ BAD_CALLS = [
     (us.impedance, (0.0, 1540.0), {}, ValueError, "density"),
     (us.reflection_coefficient, (0.0, 1.0), {}, ValueError, "z1"),
     (us.reflection_coefficient, (1.0, 2.0), {"kind": "amplitude"}, ValueError, "kind"),
+    (us.attenuation_db, (0.5, 5.0, 1.0), {"exponent": -1.0}, ValueError, "exponent"),
+    (us.tissue_attenuation_db, ("bones", 5.0, 1.0), {}, ValueError, "name"),
+    (us.tissue_attenuation_db, ("air", 5.0, 1.0), {}, ValueError, "name"),
+    (us.tissue_attenuation_db, ("water", 0.0, 1.0), {}, ValueError, "frequency_mhz"),
+    (us.tissue_attenuation_db, ("liver", 5.0, -1.0), {}, ValueError, "depth_cm"),
 ]
 
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
@@ -93,6 +142,7 @@ def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     x = rng.random(64)
     assert_inputs_unchanged(us.reflection_coefficient, x + 1, x + 2)
     assert_inputs_unchanged(us.attenuate, x, 0.1, x)
+    assert_inputs_unchanged(us.tissue_attenuation_db, "water", x + 1, x)
 
 
 def test_the_package_re_exports_every_public_name():
