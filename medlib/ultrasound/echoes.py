@@ -1,5 +1,6 @@
-"""Echo formation: attenuation in nepers and decibels, the dB/cm/MHz rule, acoustic impedance,
-reflection and transmission at an interface.
+"""Echo formation: attenuation in nepers and decibels, its power law in frequency alpha_0 f^n
+(the dB/cm/MHz rule for soft tissue, f^2 for water), acoustic impedance, reflection and
+transmission at an interface.
 
 Taught in ``chapters/ultrasound/echoes.ipynb`` (section 5.2 of the key formulas).
 
