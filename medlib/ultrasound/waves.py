@@ -55,7 +55,7 @@ _NAN = float("nan")
 # tissues at 1 MHz (dB/cm), with n = 1 (the usual soft-tissue approximation; measured exponents
 # are close to 1): Table 4 of Diagnostics 13:855 (2023, doi:10.3390/diagnostics13050855),
 # perpendicular fibres for muscle. Water at 20 degC: 1482 m/s and 998 kg/m^3 (rounded), and
-# the classical (viscous) absorption alpha/f^2 = 25e-15 s^2/m (Pinkerton 1949), i.e.
+# its viscous absorption alpha/f^2 = 25e-15 s^2/m (Pinkerton 1949), i.e.
 # 0.0022 dB/(cm MHz^2) with n = 2 (the same table quotes 0.0022 "dB/cm at 1 MHz"). Air at
 # 20 degC, 1 atm: 343 m/s, 1.2 kg/m^3; its absorption also grows as f^2 and is left out (NaN):
 # only its impedance matters. Soft-tissue row: conventional textbook values, the scanners'

@@ -86,7 +86,7 @@ def test_water_and_air_at_20_degrees():
     # Water at 20 degC: 1482.3 m/s (Del Grosso and Mader 1972), 998.2 kg/m^3; the table rounds.
     assert water.speed_m_per_s == pytest.approx(1482.3, abs=0.5)
     assert water.density_kg_per_m3 == pytest.approx(998.2, abs=0.5)
-    # Water's absorption is classical, alpha / f^2 = 25e-15 s^2/m (Np) at 20 degC (Pinkerton
+    # Water's absorption is viscous, alpha / f^2 = 25e-15 s^2/m (Np) at 20 degC (Pinkerton
     # 1949): alpha_0 in dB/(cm MHz^2) with n = 2.
     alpha0 = 25e-15 * 1e12 * 20 / np.log(10) / 100
     assert water.attenuation_db_per_cm_mhz == pytest.approx(alpha0, rel=0.02)
