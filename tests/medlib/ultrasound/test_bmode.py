@@ -1,8 +1,9 @@
-"""medlib.ultrasound against closed forms, scipy.signal and scipy.interpolate."""
+"""medlib.ultrasound.bmode against closed forms, scipy.signal and scipy.interpolate."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import bad_input_test
 from scipy import interpolate, signal, stats
 
 from medlib import noise
@@ -10,101 +11,6 @@ from medlib import ultrasound as us
 
 FS = 100e6          # a sampling rate well above the pulses' bandwidth
 FC = 5e6
-
-
-@pytest.mark.formula("us.wave-relation")
-def test_wavelength_is_speed_over_frequency():
-    assert us.wavelength(1540.0, 5e6) == pytest.approx(0.308e-3)
-    lam = us.wavelength(np.array([1450.0, 1540.0, 1580.0]), 2.5e6)
-    np.testing.assert_allclose(lam * 2.5e6, [1450.0, 1540.0, 1580.0])
-
-
-@pytest.mark.formula("us.pressure-wave")
-def test_pressure_wave_travels_at_the_speed_of_sound():
-    x = np.linspace(0, 3e-3, 301)
-    t = np.array([0.0, 0.13e-6, 0.5e-6])[:, None]
-    p = us.pressure_wave(x[None, :], t, amplitude_pa=2.0, frequency_hz=FC, speed_m_per_s=1540.0)
-    # Independent form: a function of t - x / c only.
-    np.testing.assert_allclose(p, 2.0 * np.cos(2 * np.pi * FC * (t - x / 1540.0)), atol=1e-12)
-    dt = 0.2e-6
-    shifted = us.pressure_wave(x + 1540.0 * dt, dt, amplitude_pa=2.0, frequency_hz=FC)
-    np.testing.assert_allclose(shifted, us.pressure_wave(x, 0.0, amplitude_pa=2.0,
-                                                         frequency_hz=FC), atol=1e-12)
-
-
-@pytest.mark.formula("us.range-equation")
-def test_echo_depth_and_time_are_inverse_and_13_us_per_cm():
-    assert us.echo_time(0.01) == pytest.approx(12.987e-6, rel=1e-4)
-    z = np.linspace(0, 0.2, 11)
-    np.testing.assert_allclose(us.echo_depth(us.echo_time(z)), z)
-
-
-@pytest.mark.formula("us.attenuation")
-def test_attenuation_in_nepers_matches_decibels():
-    assert us.attenuate(1.0, 1.0, 1.0) == pytest.approx(np.exp(-1))
-    alpha_np, d = 0.3, np.linspace(0, 10, 21)
-    # Independent: a loss of L dB multiplies an amplitude by 10^(-L/20).
-    loss_db = alpha_np * 20 * np.log10(np.e) * d
-    np.testing.assert_allclose(us.attenuate(2.0, alpha_np, d), 2.0 * 10 ** (-loss_db / 20))
-
-
-@pytest.mark.formula("us.neper-db")
-def test_one_neper_is_8_686_decibels():
-    assert us.neper_to_db(1.0) == pytest.approx(20 / np.log(10))
-    assert us.neper_to_db(1.0) == pytest.approx(8.685889638)
-    assert us.db_to_neper(us.neper_to_db(0.37)) == pytest.approx(0.37)
-    # An intensity falls by the same number of dB: 10 log10(I ratio) = 20 log10(A ratio).
-    a = us.attenuate(1.0, 0.5, 3.0)
-    assert 10 * np.log10(a**2) == pytest.approx(20 * np.log10(a))
-
-
-@pytest.mark.formula("us.attenuation-frequency")
-def test_db_per_cm_per_mhz_rule():
-    assert us.attenuation_db(0.5, 5.0, 10.0) == pytest.approx(25.0)
-    assert us.attenuation_db(0.5, 5.0, 10.0, round_trip=True) == pytest.approx(50.0)
-    np.testing.assert_allclose(us.attenuation_db(0.5, np.array([2.0, 4.0]), 1.0), [1.0, 2.0])
-    assert us.attenuation_db(0.0022, 3.0, 1.0, exponent=2) == pytest.approx(0.0022 * 9)
-
-
-@pytest.mark.formula("us.attenuation-db")
-def test_level_in_db_is_a_straight_line():
-    d = np.linspace(0, 8, 9)
-    level = us.attenuate_db(0.0, 2.5, d)
-    amplitude = us.attenuate(1.0, us.db_to_neper(2.5), d)
-    np.testing.assert_allclose(level, 20 * np.log10(amplitude), atol=1e-12)
-    assert us.attenuate_db(-3.0, 1.0, 2.0) == pytest.approx(-5.0)
-
-
-@pytest.mark.formula("us.impedance")
-def test_impedance_is_density_times_speed():
-    assert us.impedance(998.0, 1482.0) == pytest.approx(1.479e6, rel=1e-3)
-    soft = us.tissue("soft tissue")
-    assert 1.5e6 < us.impedance(soft.density_kg_per_m3, soft.speed_m_per_s) < 1.7e6
-
-
-@pytest.mark.formula("us.reflection")
-def test_reflection_is_symmetric_bounded_and_conserves_energy(rng):
-    z1, z2 = rng.uniform(1e2, 1e7, 1000), rng.uniform(1e2, 1e7, 1000)
-    r = us.reflection_coefficient(z1, z2)
-    assert np.all((r >= 0) & (r <= 1))
-    np.testing.assert_allclose(r, us.reflection_coefficient(z2, z1))
-    np.testing.assert_allclose(r + us.transmission_coefficient(z1, z2), 1.0)
-    # Independent closed form of the transmitted intensity.
-    np.testing.assert_allclose(1 - r, 4 * z1 * z2 / (z1 + z2) ** 2)
-    assert us.reflection_coefficient(1.5e6, 1.5e6) == 0.0
-
-
-@pytest.mark.formula("us.reflection")
-def test_reflection_at_real_interfaces():
-    z = {k: us.impedance(t.density_kg_per_m3, t.speed_m_per_s) for k, t in us.TISSUES.items()}
-    assert us.reflection_coefficient(z["soft tissue"], z["air"]) > 0.998      # gas: no gel
-    assert 0.3 < us.reflection_coefficient(z["soft tissue"], z["bone"]) < 0.5  # bone shadows
-    assert us.reflection_coefficient(z["fat"], z["muscle"]) < 0.01            # soft interfaces
-    # Pressure: inverted echo from a softer medium, transmitted amplitude > 1 into a harder one.
-    assert us.reflection_coefficient(z["soft tissue"], z["air"], kind="pressure") < -0.99
-    assert us.transmission_coefficient(z["fat"], z["bone"], kind="pressure") > 1
-    p = us.reflection_coefficient(z["fat"], z["liver"], kind="pressure")
-    assert p**2 == pytest.approx(us.reflection_coefficient(z["fat"], z["liver"]))
 
 
 def test_gaussian_pulse_matches_scipy():
@@ -187,6 +93,22 @@ def test_tgc_restores_equal_echoes_at_all_depths():
     gain = us.tgc_gain_db(sample_depth, 0.5, 5.0)
     compensated = us.envelope(us.apply_tgc(rf, gain))
     np.testing.assert_allclose(compensated[idx], 1.0, rtol=0.02)
+
+
+
+def test_tgc_and_the_simulated_attenuation_take_the_frequency_exponent():
+    z = np.linspace(0.0, 0.1, 11)
+    # Water, n = 2: G = 2 alpha_0 f^2 z.
+    np.testing.assert_allclose(us.tgc_gain_db(z, 0.0022, 5.0, exponent=2),
+                               2 * 0.0022 * 25 * z * 100)
+    np.testing.assert_allclose(us.tgc_gain_db(z, 0.5, 5.0), us.tgc_gain_db(z, 0.5, 5.0, exponent=1))
+    # The echo of one scatterer at 5 cm, with and without attenuation, at n = 2.
+    kw = {"fs_hz": FS, "n_samples": 8000, "center_frequency_hz": FC}
+    free = us.simulate_rf([0.05], [1.0], **kw)
+    lossy = us.simulate_rf([0.05], [1.0], alpha_db_per_cm_mhz=0.0022, attenuation_exponent=2.0,
+                           **kw)
+    expected = 10 ** (-us.attenuation_db(0.0022, FC / 1e6, 5.0, round_trip=True, exponent=2) / 20)
+    assert np.abs(lossy).max() / np.abs(free).max() == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.formula("us.log-compression")
@@ -277,26 +199,7 @@ def test_fully_developed_speckle_is_rayleigh():
                                stats.rayleigh.pdf(grid, scale=sigma), atol=1e-12)
 
 
-def test_tissue_table():
-    assert us.tissue("soft tissue").speed_m_per_s == us.SOFT_TISSUE_SPEED_M_PER_S
-    for t in us.TISSUES.values():
-        lo, hi = t.speed_range_m_per_s
-        assert lo <= t.speed_m_per_s <= hi
-    assert us.tissue("fat").speed_m_per_s < us.tissue("liver").speed_m_per_s
-
-
 BAD_CALLS = [
-    (us.wavelength, (1540.0, 0.0), {}, ValueError, "frequency_hz"),
-    (us.wavelength, (-1.0, 5e6), {}, ValueError, "speed_m_per_s"),
-    (us.pressure_wave, (0.0, 0.0), {"amplitude_pa": 1.0, "frequency_hz": -1.0}, ValueError,
-     "frequency_hz"),
-    (us.echo_depth, (-1e-6,), {}, ValueError, "t_s"),
-    (us.attenuate, (1.0, -0.1, 1.0), {}, ValueError, "alpha_np_per_cm"),
-    (us.attenuation_db, (0.5, 0.0, 1.0), {}, ValueError, "frequency_mhz"),
-    (us.attenuation_db, (0.5, 5.0, -1.0), {}, ValueError, "depth_cm"),
-    (us.impedance, (0.0, 1540.0), {}, ValueError, "density"),
-    (us.reflection_coefficient, (0.0, 1.0), {}, ValueError, "z1"),
-    (us.reflection_coefficient, (1.0, 2.0), {"kind": "amplitude"}, ValueError, "kind"),
     (us.gaussian_pulse, (np.zeros(3), 0.0), {}, ValueError, "center_frequency_hz"),
     (us.gaussian_pulse, (np.zeros(3), 5e6, -0.5), {}, ValueError, "fractional_bandwidth"),
     (us.simulate_rf, ([0.01], [1.0, 2.0]),
@@ -311,6 +214,10 @@ BAD_CALLS = [
     (us.envelope, ([1.0 + 1j, 2.0],), {}, TypeError, "real"),
     (us.apply_tgc, (np.ones((2, 5)), np.ones(4)), {}, ValueError, "gain_db"),
     (us.tgc_gain_db, (np.ones(3), 0.5, 0.0), {}, ValueError, "frequency_mhz"),
+    (us.tgc_gain_db, (np.ones(3), 0.5, 5.0), {"exponent": -1.0}, ValueError, "exponent"),
+    (us.simulate_rf, ([0.01], [1.0]),
+     {"fs_hz": FS, "n_samples": 10, "center_frequency_hz": FC, "attenuation_exponent": -1.0},
+     ValueError, "attenuation_exponent"),
     (us.log_compress, ([-1.0],), {}, ValueError, ">= 0"),
     (us.db_compress, ([0.0, 0.0],), {}, ValueError, "all zero"),
     (us.db_compress, ([1.0],), {"dynamic_range_db": 0}, ValueError, "dynamic_range_db"),
@@ -321,15 +228,9 @@ BAD_CALLS = [
     (us.scan_convert, (np.ones((3, 3)), [0.0, 0.1, 0.2], [0.0, 1.0, 2.0]),
      {"pixel_size_m": 0.0}, ValueError, "pixel_size_m"),
     (us.speckle_snr, ([1.0],), {}, ValueError, "at least 2"),
-    (us.tissue, ("bones",), {}, ValueError, "name"),
 ]
 
-
-@pytest.mark.parametrize("func, args, kwargs, error, match", BAD_CALLS,
-                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(BAD_CALLS)])
-def test_bad_input_raises_a_clear_error(func, args, kwargs, error, match):
-    with pytest.raises(error, match=match):
-        func(*args, **kwargs)
+test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
@@ -344,13 +245,18 @@ def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     assert_inputs_unchanged(us.scan_convert, lines, angles, depths, pixel_size_m=1e-3)
     assert_inputs_unchanged(us.simulate_rf, depths, x, fs_hz=FS, n_samples=100,
                             center_frequency_hz=FC)
-    assert_inputs_unchanged(us.reflection_coefficient, x + 1, x + 2)
-    assert_inputs_unchanged(us.attenuate, x, 0.1, x)
     assert_inputs_unchanged(us.speckle_snr, x)
 
 
 def test_dtypes_and_shapes():
     assert us.envelope(np.ones((2, 8))).dtype == np.float64
     assert us.analytic_signal(np.ones(8)).dtype == np.complex128
-    assert isinstance(us.wavelength(1540.0, 1e6), float)
     assert us.db_compress(np.ones((3, 4))).shape == (3, 4)
+
+
+def test_the_package_re_exports_every_public_name():
+    from medlib.ultrasound import bmode
+
+    assert set(bmode.__all__) <= set(us.__all__)
+    for name in bmode.__all__:
+        assert getattr(us, name) is getattr(bmode, name), name

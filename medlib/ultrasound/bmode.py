@@ -1,9 +1,7 @@
-"""Ultrasound: wave relations, attenuation, impedance and reflection, and the B-mode chain.
+"""B-mode imaging: the Gaussian pulse, pulse-echo RF simulation, envelope detection (analytic
+signal), time-gain compensation, log compression, scan conversion and speckle statistics.
 
-Taught in ``chapters/ultrasound/`` (sections 5.1-5.3 of the key formulas): ``waves.ipynb``
-(speed, frequency, wavelength, the travelling pressure wave), ``echoes.ipynb`` (attenuation in
-nepers and decibels, acoustic impedance, reflection) and ``bmode.ipynb`` (pulse-echo simulation,
-envelope detection, time-gain compensation, log compression, scan conversion, speckle).
+Taught in ``chapters/ultrasound/bmode.ipynb`` (section 5.3 of the key formulas).
 
 Units are named in the arguments: SI for the wave itself (``speed_m_per_s``, ``frequency_hz``,
 ``depth_m``, ``t_s``), clinical units where the field quotes them (``alpha_db_per_cm_mhz``,
@@ -12,534 +10,33 @@ one row per scan line (A-line), fast time along the last axis.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 from scipy import ndimage
 
-from ._validate import as_array, as_choice, as_int, as_scalar, check_broadcast
+from .._validate import as_array, as_int, as_scalar, check_broadcast
+from .echoes import attenuation_db
+from .waves import SOFT_TISSUE_SPEED_M_PER_S
 
 __all__ = [
-    "NEPER_TO_DB",
     "RAYLEIGH_SNR",
-    "SOFT_TISSUE_SPEED_M_PER_S",
-    "TISSUES",
-    "Tissue",
     "analytic_signal",
     "apply_tgc",
-    "attenuate",
-    "attenuate_db",
-    "attenuation_db",
     "cartesian_to_sector",
     "db_compress",
-    "db_to_neper",
-    "echo_depth",
-    "echo_time",
     "envelope",
     "gaussian_pulse",
     "gaussian_pulse_envelope",
-    "impedance",
     "log_compress",
-    "neper_to_db",
-    "pressure_wave",
-    "reflection_coefficient",
     "scan_convert",
     "sector_to_cartesian",
     "simulate_rf",
     "speckle_snr",
     "tgc_gain_db",
-    "tissue",
-    "transmission_coefficient",
-    "wavelength",
 ]
-
-#: The speed of sound every clinical scanner assumes when it turns echo time into depth (m/s).
-SOFT_TISSUE_SPEED_M_PER_S = 1540.0
-
-#: Decibels per neper for amplitudes: 20 log10(e) = 8.686 dB/Np.
-NEPER_TO_DB = 20.0 / np.log(10.0)
 
 #: Mean over standard deviation of a Rayleigh-distributed envelope: sqrt(pi / (4 - pi)) = 1.913.
 RAYLEIGH_SNR = float(np.sqrt(np.pi / (4.0 - np.pi)))
 
-
-class Tissue(NamedTuple):
-    """Acoustic properties of one tissue (typical values; real tissue varies by several %)."""
-
-    speed_m_per_s: float
-    density_kg_per_m3: float
-    attenuation_db_per_cm_mhz: float
-    speed_range_m_per_s: tuple[float, float]
-
-
-# Speeds and densities: the ranges compiled by Goss, Johnston and Dunn (1978, 1980) as summarised
-# in Table 3 of a Mechanics of Materials review (2012, doi:10.1016/j.mechmat.2011.08.007); the
-# value used is the middle of each range. Attenuation at 1 MHz (dB/cm), for the dB/cm/MHz rule:
-# Table 4 of Diagnostics 13:855 (2023, doi:10.3390/diagnostics13050855). Air: 20 degC, 1 atm.
-# Water at 20 degC. Soft-tissue row: the clinical convention (1540 m/s), density 1060 kg/m^3
-# (liver, muscle, kidney), the often quoted 0.5 dB/cm/MHz (liver's value in the same table) and,
-# as its range, the span of the soft tissues above (fat to liver).
-TISSUES: dict[str, Tissue] = {
-    "air": Tissue(343.0, 1.2, 7.5, (331.0, 355.0)),
-    "water": Tissue(1482.0, 998.0, 0.0022, (1480.0, 1484.0)),
-    "fat": Tissue(1478.0, 950.0, 0.63, (1468.0, 1488.0)),
-    "breast": Tissue(1510.0, 1020.0, 0.75, (1490.0, 1530.0)),
-    "kidney": Tissue(1560.0, 1050.0, 1.0, (1530.0, 1590.0)),
-    "muscle": Tissue(1558.0, 1050.0, 0.96, (1517.0, 1600.0)),
-    "heart": Tissue(1575.0, 1060.0, 0.52, (1526.0, 1623.0)),
-    "liver": Tissue(1595.0, 1060.0, 0.50, (1555.0, 1635.0)),
-    "soft tissue": Tissue(1540.0, 1060.0, 0.5, (1468.0, 1635.0)),
-    "bone": Tissue(3600.0, 2000.0, 15.0, (3200.0, 4000.0)),
-}
-
-
-def tissue(name: str) -> Tissue:
-    """Typical acoustic properties of a tissue from :data:`TISSUES`.
-
-    Parameters
-    ----------
-    name : str
-        One of the keys of :data:`TISSUES` ("fat", "liver", "bone", "air", ...).
-
-    Returns
-    -------
-    Tissue
-        Speed (m/s), density (kg/m^3), attenuation slope (dB/cm/MHz) and the speed range.
-
-    Raises
-    ------
-    ValueError
-        If the tissue is not tabulated.
-
-    References
-    ----------
-    S. A. Goss, R. L. Johnston, F. Dunn, "Comprehensive compilation of empirical ultrasonic
-    properties of mammalian tissues", J. Acoust. Soc. Am. 64(2):423, 1978, and its continuation,
-    J. Acoust. Soc. Am. 68(1):93, 1980; their ranges as summarised in Mech. Mater. 44:174, 2012
-    (doi:10.1016/j.mechmat.2011.08.007), Table 3. Attenuation at 1 MHz: Diagnostics 13(5):855,
-    2023 (doi:10.3390/diagnostics13050855), Table 4. F. A. Duck, *Physical Properties of
-    Tissue*, Academic Press, 1990, is the standard book-length compilation.
-    """
-    as_choice(name, "name", TISSUES)
-    return TISSUES[name]
-
-
-# --- 5.1 waves --------------------------------------------------------------------------------
-
-def wavelength(speed_m_per_s, frequency_hz) -> np.ndarray:
-    """Wavelength of a sound wave, lambda = c / f.
-
-    Parameters
-    ----------
-    speed_m_per_s : float or array_like
-        Speed of sound c (> 0), m/s.
-    frequency_hz : float or array_like
-        Frequency f (> 0), Hz. Broadcasts with ``speed_m_per_s``.
-
-    Returns
-    -------
-    numpy.ndarray or float
-        Wavelength in metres.
-
-    Raises
-    ------
-    ValueError
-        If a speed or frequency is not positive and finite.
-
-    Notes
-    -----
-    :formula:`us.wave-relation` -- c = lambda f. At 1540 m/s a 5 MHz wave has lambda = 0.31 mm;
-    the axial resolution of a pulse of a few cycles is of that order.
-    """
-    c = as_array(speed_m_per_s, "speed_m_per_s")
-    f = as_array(frequency_hz, "frequency_hz")
-    if np.any(c <= 0):
-        raise ValueError("speed_m_per_s must be > 0")
-    if np.any(f <= 0):
-        raise ValueError("frequency_hz must be > 0")
-    out = c / f
-    return out if out.ndim else float(out)
-
-
-def pressure_wave(x_m, t_s, *, amplitude_pa: float, frequency_hz: float,
-                  speed_m_per_s: float = SOFT_TISSUE_SPEED_M_PER_S) -> np.ndarray:
-    """Plane pressure wave travelling towards +x: p(x, t) = p0 cos(2 pi f t - k x).
-
-    Parameters
-    ----------
-    x_m : array_like
-        Positions x in metres.
-    t_s : array_like
-        Times t in seconds; broadcast against ``x_m`` (e.g. ``x[None, :]`` and ``t[:, None]``).
-    amplitude_pa : float
-        Pressure amplitude p0 (>= 0), Pa.
-    frequency_hz : float
-        Frequency f (> 0), Hz.
-    speed_m_per_s : float, optional
-        Speed of sound c (> 0), default 1540 m/s; sets the wave number k = 2 pi / lambda = 2 pi f / c.
-
-    Returns
-    -------
-    numpy.ndarray
-        Acoustic (excess) pressure in Pa, of the broadcast shape.
-
-    Raises
-    ------
-    ValueError
-        If a parameter is out of range or the inputs are not finite.
-
-    Notes
-    -----
-    :formula:`us.pressure-wave`. A crest (phase 0) sits where 2 pi f t = k x, i.e. at
-    x = (2 pi f / k) t = c t: the pattern moves at the speed of sound.
-    """
-    x = as_array(x_m, "x_m")
-    t = as_array(t_s, "t_s")
-    p0 = as_scalar(amplitude_pa, "amplitude_pa", low=0.0)
-    f = as_scalar(frequency_hz, "frequency_hz", low=0.0, low_inclusive=False)
-    c = as_scalar(speed_m_per_s, "speed_m_per_s", low=0.0, low_inclusive=False)
-    k = 2 * np.pi * f / c
-    return p0 * np.cos(2 * np.pi * f * t - k * x)
-
-
-def echo_depth(t_s, speed_m_per_s: float = SOFT_TISSUE_SPEED_M_PER_S) -> np.ndarray:
-    """Depth of a reflector from the round-trip time of its echo: z = c t / 2.
-
-    Parameters
-    ----------
-    t_s : array_like
-        Time after transmission (>= 0), s.
-    speed_m_per_s : float, optional
-        Assumed speed of sound (> 0), default 1540 m/s.
-
-    Returns
-    -------
-    numpy.ndarray or float
-        Depth in metres.
-
-    Raises
-    ------
-    ValueError
-        If a time is negative or the speed not positive.
-
-    Notes
-    -----
-    :formula:`us.range-equation` -- the pulse travels to the reflector and back, hence the 2.
-    A scanner assumes 1540 m/s everywhere: in fat (about 1480 m/s) echoes arrive late and the
-    reflector is drawn about 4 % too deep.
-    """
-    t = as_array(t_s, "t_s")
-    if np.any(t < 0):
-        raise ValueError("t_s must be >= 0")
-    c = as_scalar(speed_m_per_s, "speed_m_per_s", low=0.0, low_inclusive=False)
-    out = c * t / 2
-    return out if out.ndim else float(out)
-
-
-def echo_time(depth_m, speed_m_per_s: float = SOFT_TISSUE_SPEED_M_PER_S) -> np.ndarray:
-    """Round-trip time of the echo from depth z: t = 2 z / c (inverse of :func:`echo_depth`).
-
-    Parameters
-    ----------
-    depth_m : array_like
-        Depth (>= 0), m.
-    speed_m_per_s : float, optional
-        Speed of sound (> 0), default 1540 m/s.
-
-    Returns
-    -------
-    numpy.ndarray or float
-        Time in seconds (formula us.range-equation solved for t).
-
-    Raises
-    ------
-    ValueError
-        If a depth is negative or the speed not positive.
-    """
-    z = as_array(depth_m, "depth_m")
-    if np.any(z < 0):
-        raise ValueError("depth_m must be >= 0")
-    c = as_scalar(speed_m_per_s, "speed_m_per_s", low=0.0, low_inclusive=False)
-    out = 2 * z / c
-    return out if out.ndim else float(out)
-
-
-# --- 5.2 attenuation, impedance, reflection ----------------------------------------------------
-
-def attenuate(amplitude, alpha_np_per_cm, depth_cm) -> np.ndarray:
-    """Amplitude after a path of length d: A(d) = A0 exp(-alpha d), alpha in nepers per cm.
-
-    Parameters
-    ----------
-    amplitude : array_like
-        Amplitude A0 at d = 0 (any unit, >= 0).
-    alpha_np_per_cm : float or array_like
-        Amplitude attenuation coefficient alpha (>= 0), Np/cm (convert from dB with
-        :func:`db_to_neper`).
-    depth_cm : array_like
-        Path length d (>= 0), cm. All three broadcast.
-
-    Returns
-    -------
-    numpy.ndarray
-        A(d), same unit as ``amplitude``.
-
-    Raises
-    ------
-    ValueError
-        If an argument is negative or not finite.
-
-    Notes
-    -----
-    :formula:`us.attenuation`. The intensity (proportional to amplitude squared) decays as
-    exp(-2 alpha d): in nepers the intensity coefficient is twice the amplitude coefficient,
-    while in decibels the two are the same number (see :func:`neper_to_db`).
-    """
-    a0 = as_array(amplitude, "amplitude")
-    alpha = as_array(alpha_np_per_cm, "alpha_np_per_cm")
-    d = as_array(depth_cm, "depth_cm")
-    for arr, name in ((a0, "amplitude"), (alpha, "alpha_np_per_cm"), (d, "depth_cm")):
-        if np.any(arr < 0):
-            raise ValueError(f"{name} must be >= 0")
-    return a0 * np.exp(-alpha * d)
-
-
-def attenuation_db(alpha_db_per_cm_mhz, frequency_mhz, depth_cm, *, round_trip: bool = False,
-                   exponent: float = 1.0) -> np.ndarray:
-    """Loss in dB over a path in tissue, by the dB/cm/MHz rule: alpha_dB = alpha_0 f^n d.
-
-    Parameters
-    ----------
-    alpha_db_per_cm_mhz : float or array_like
-        Attenuation slope alpha_0 (>= 0), dB/(cm MHz^n) (e.g. 0.5 for soft tissue).
-    frequency_mhz : float or array_like
-        Frequency f (> 0), MHz.
-    depth_cm : array_like
-        One-way path length d (>= 0), cm.
-    round_trip : bool, optional
-        True: count the path twice (to a reflector and back), as an echo does.
-    exponent : float, optional
-        Power law exponent n (default 1: attenuation proportional to frequency, close to true
-        for most soft tissues; water has n = 2).
-
-    Returns
-    -------
-    numpy.ndarray
-        The loss in dB (a positive number); the amplitude is multiplied by 10^(-loss/20).
-
-    Raises
-    ------
-    ValueError
-        If an argument is out of range.
-
-    Notes
-    -----
-    :formula:`us.attenuation-frequency`. At 0.5 dB/cm/MHz, an echo from 10 cm at 5 MHz has lost
-    0.5 * 5 * 20 = 50 dB; at 10 MHz, 100 dB, below the noise floor: higher frequency buys
-    resolution and costs penetration.
-    """
-    a0 = as_array(alpha_db_per_cm_mhz, "alpha_db_per_cm_mhz")
-    f = as_array(frequency_mhz, "frequency_mhz")
-    d = as_array(depth_cm, "depth_cm")
-    n = as_scalar(exponent, "exponent", low=0.0)
-    if np.any(a0 < 0):
-        raise ValueError("alpha_db_per_cm_mhz must be >= 0")
-    if np.any(f <= 0):
-        raise ValueError("frequency_mhz must be > 0")
-    if np.any(d < 0):
-        raise ValueError("depth_cm must be >= 0")
-    return a0 * f**n * d * (2.0 if round_trip else 1.0)
-
-
-def attenuate_db(level_db, alpha_db_per_cm, depth_cm) -> np.ndarray:
-    """Amplitude level in dB after a path: A_dB(d) = A_dB(0) - alpha_dB d.
-
-    Parameters
-    ----------
-    level_db : array_like
-        Level at d = 0, dB (20 log10 of the amplitude over a reference).
-    alpha_db_per_cm : float or array_like
-        Attenuation at the working frequency (>= 0), dB/cm (alpha_0 f from
-        :func:`attenuation_db` with d = 1).
-    depth_cm : array_like
-        Path length d (>= 0), cm.
-
-    Returns
-    -------
-    numpy.ndarray
-        The level in dB: exponential decay of the amplitude is a straight line in dB.
-
-    Raises
-    ------
-    ValueError
-        If the attenuation or the depth is negative.
-
-    Notes
-    -----
-    :formula:`us.attenuation-db`. Equivalent to :func:`attenuate` with
-    alpha_dB = 8.686 alpha_Np (formula us.neper-db gives the factor, see :func:`neper_to_db`).
-    """
-    level = as_array(level_db, "level_db")
-    alpha = as_array(alpha_db_per_cm, "alpha_db_per_cm")
-    d = as_array(depth_cm, "depth_cm")
-    if np.any(alpha < 0):
-        raise ValueError("alpha_db_per_cm must be >= 0")
-    if np.any(d < 0):
-        raise ValueError("depth_cm must be >= 0")
-    return level - alpha * d
-
-
-def neper_to_db(alpha_np) -> np.ndarray:
-    """Convert an amplitude attenuation from nepers to decibels: x 20 log10(e) = 8.686.
-
-    Parameters
-    ----------
-    alpha_np : array_like
-        Attenuation in Np (or Np/cm, Np/(cm MHz)).
-
-    Returns
-    -------
-    numpy.ndarray or float
-        The same attenuation in dB (per the same length and frequency unit).
-
-    Notes
-    -----
-    :formula:`us.neper-db`. A loss of 1 Np divides the amplitude by e; in dB that is
-    20 log10(e) = 8.686 dB. The factor is 20 (not 10) because decibels of an amplitude are
-    20 log10 of its ratio (10 log10 of the intensity ratio, the same number).
-    """
-    a = as_array(alpha_np, "alpha_np")
-    out = a * NEPER_TO_DB
-    return out if out.ndim else float(out)
-
-
-def db_to_neper(alpha_db) -> np.ndarray:
-    """Convert an amplitude attenuation from decibels to nepers: / 8.686 (inverse of
-    :func:`neper_to_db`, formula us.neper-db).
-
-    Parameters
-    ----------
-    alpha_db : array_like
-        Attenuation in dB (per any length and frequency unit).
-
-    Returns
-    -------
-    numpy.ndarray or float
-        The same attenuation in Np.
-    """
-    a = as_array(alpha_db, "alpha_db")
-    out = a / NEPER_TO_DB
-    return out if out.ndim else float(out)
-
-
-def impedance(density_kg_per_m3, speed_m_per_s) -> np.ndarray:
-    """Characteristic acoustic impedance Z = rho c.
-
-    Parameters
-    ----------
-    density_kg_per_m3 : array_like
-        Density rho (> 0), kg/m^3.
-    speed_m_per_s : array_like
-        Speed of sound c (> 0), m/s.
-
-    Returns
-    -------
-    numpy.ndarray or float
-        Z in rayl (kg m^-2 s^-1 = Pa s/m); soft tissue is about 1.6e6 rayl = 1.6 MRayl.
-
-    Raises
-    ------
-    ValueError
-        If a density or speed is not positive.
-
-    Notes
-    -----
-    :formula:`us.impedance`. Z is the ratio of acoustic pressure to particle velocity in a plane
-    wave; a jump in Z, not in density or speed alone, is what reflects sound.
-    """
-    rho = as_array(density_kg_per_m3, "density_kg_per_m3")
-    c = as_array(speed_m_per_s, "speed_m_per_s")
-    if np.any(rho <= 0):
-        raise ValueError("density_kg_per_m3 must be > 0")
-    if np.any(c <= 0):
-        raise ValueError("speed_m_per_s must be > 0")
-    out = rho * c
-    return out if out.ndim else float(out)
-
-
-def _impedances(z1, z2):
-    a = as_array(z1, "z1")
-    b = as_array(z2, "z2")
-    if np.any(a <= 0):
-        raise ValueError("z1 must be > 0 (an impedance in rayl)")
-    if np.any(b <= 0):
-        raise ValueError("z2 must be > 0 (an impedance in rayl)")
-    return a, b
-
-
-def reflection_coefficient(z1, z2, *, kind: str = "intensity") -> np.ndarray:
-    """Reflection at normal incidence on a flat interface from medium 1 into medium 2.
-
-    Parameters
-    ----------
-    z1, z2 : array_like
-        Acoustic impedances (> 0) of the first and second medium, in the same unit.
-    kind : {"intensity", "pressure"}, optional
-        "intensity" (default): R = ((Z2 - Z1) / (Z2 + Z1))^2, the fraction of the incident
-        intensity (power) reflected, in [0, 1] and symmetric in Z1, Z2. "pressure": the signed
-        amplitude ratio r = (Z2 - Z1) / (Z2 + Z1), in [-1, 1]; negative means the echo is
-        inverted (from a softer medium, e.g. tissue to gas).
-
-    Returns
-    -------
-    numpy.ndarray or float
-        The coefficient (dimensionless).
-
-    Raises
-    ------
-    ValueError
-        If an impedance is not positive or ``kind`` is unknown.
-
-    Notes
-    -----
-    :formula:`us.reflection` (the intensity form of the seed). The intensity reflected and
-    transmitted add up to 1 (:func:`transmission_coefficient`); the amplitudes do not.
-    """
-    a, b = _impedances(z1, z2)
-    as_choice(kind, "kind", ("intensity", "pressure"))
-    r = (b - a) / (b + a)
-    out = r**2 if kind == "intensity" else r
-    return out if out.ndim else float(out)
-
-
-def transmission_coefficient(z1, z2, *, kind: str = "intensity") -> np.ndarray:
-    """Transmission at normal incidence: intensity T = 4 Z1 Z2 / (Z1 + Z2)^2 = 1 - R, or the
-    pressure amplitude ratio t = 2 Z2 / (Z1 + Z2) (which exceeds 1 into a harder medium).
-
-    Parameters
-    ----------
-    z1, z2 : array_like
-        Impedances (> 0) of the first and second medium.
-    kind : {"intensity", "pressure"}, optional
-        Which coefficient.
-
-    Returns
-    -------
-    numpy.ndarray or float
-        The coefficient (formula us.reflection, its complement).
-
-    Raises
-    ------
-    ValueError
-        If an impedance is not positive or ``kind`` is unknown.
-    """
-    a, b = _impedances(z1, z2)
-    as_choice(kind, "kind", ("intensity", "pressure"))
-    out = 4 * a * b / (a + b) ** 2 if kind == "intensity" else 2 * b / (a + b)
-    return out if out.ndim else float(out)
-
-
-# --- 5.3 B-mode -------------------------------------------------------------------------------
 
 def _gauss_exponent(center_frequency_hz: float, fractional_bandwidth: float,
                     bandwidth_reference_db: float) -> float:
@@ -621,7 +118,7 @@ def simulate_rf(depth_m, amplitude, *, fs_hz: float, n_samples: int, center_freq
                 fractional_bandwidth: float = 0.6,
                 speed_m_per_s: float = SOFT_TISSUE_SPEED_M_PER_S,
                 alpha_db_per_cm_mhz: float = 0.0, line=None, n_lines: int | None = None,
-                truncate: float = 4.0) -> np.ndarray:
+                truncate: float = 4.0, attenuation_exponent: float = 1.0) -> np.ndarray:
     """Pulse-echo RF lines from point scatterers: a sum of delayed, attenuated Gaussian pulses.
 
     Parameters
@@ -642,8 +139,9 @@ def simulate_rf(depth_m, amplitude, *, fs_hz: float, n_samples: int, center_freq
     speed_m_per_s : float, optional
         Speed of sound (> 0), default 1540 m/s; the echo of z_k arrives at t_k = 2 z_k / c.
     alpha_db_per_cm_mhz : float, optional
-        Attenuation slope (>= 0), dB/cm/MHz, applied over the round trip at the centre frequency:
-        the echo is multiplied by 10^(-alpha_0 fc 2 z / 20) (default 0: no attenuation).
+        Attenuation coefficient alpha_0 (>= 0), dB/(cm MHz^n), applied over the round trip at
+        the centre frequency: the echo is multiplied by 10^(-alpha_0 fc^n 2 z / 20) (default 0:
+        no attenuation).
     line : array_like of int, shape (K,), optional
         Index of the scan line of each scatterer (default: all on one line).
     n_lines : int, optional
@@ -651,6 +149,8 @@ def simulate_rf(depth_m, amplitude, *, fs_hz: float, n_samples: int, center_freq
     truncate : float, optional
         Each pulse is evaluated within +- ``truncate`` standard deviations of its envelope
         (default 4: the neglected tail is below 3e-4 of the peak).
+    attenuation_exponent : float, optional
+        Exponent n (>= 0) of alpha(f) = alpha_0 f^n (default 1, soft tissue; 2 for water).
 
     Returns
     -------
@@ -684,6 +184,7 @@ def simulate_rf(depth_m, amplitude, *, fs_hz: float, n_samples: int, center_freq
     fc = as_scalar(center_frequency_hz, "center_frequency_hz", low=0.0, low_inclusive=False)
     c = as_scalar(speed_m_per_s, "speed_m_per_s", low=0.0, low_inclusive=False)
     alpha0 = as_scalar(alpha_db_per_cm_mhz, "alpha_db_per_cm_mhz", low=0.0)
+    n_exp = as_scalar(attenuation_exponent, "attenuation_exponent", low=0.0)
     trunc = as_scalar(truncate, "truncate", low=0.0, low_inclusive=False)
     a = _gauss_exponent(fc, fractional_bandwidth, -6.0)
     if line is None:
@@ -699,7 +200,7 @@ def simulate_rf(depth_m, amplitude, *, fs_hz: float, n_samples: int, center_freq
         if lines.size and (lines.min() < 0 or lines.max() >= nl):
             raise ValueError(f"line indices must lie in [0, {nl - 1}]")
     delay = 2 * z / c
-    gain = amp * 10.0 ** (-alpha0 * (fc / 1e6) * (2 * z * 100.0) / 20.0)
+    gain = amp * 10.0 ** (-alpha0 * (fc / 1e6) ** n_exp * (2 * z * 100.0) / 20.0)
     half = int(np.ceil(trunc / np.sqrt(2 * a) * fs))          # envelope sigma = 1 / sqrt(2a)
     offsets = np.arange(-half, half + 1)
     out = np.zeros(nl * n)
@@ -801,17 +302,21 @@ def analytic_signal(x, *, axis: int = -1) -> np.ndarray:
     return np.fft.ifft(np.fft.fft(arr, axis=ax) * h.reshape(shape), axis=ax)
 
 
-def tgc_gain_db(depth_m, alpha_db_per_cm_mhz: float, frequency_mhz: float) -> np.ndarray:
-    """Time-gain compensation that undoes the round-trip attenuation: G(z) = 2 alpha_0 f z (dB).
+def tgc_gain_db(depth_m, alpha_db_per_cm_mhz: float, frequency_mhz: float, *,
+                exponent: float = 1.0) -> np.ndarray:
+    """Time-gain compensation that undoes the round-trip attenuation: G(z) = 2 alpha_0 f^n z (dB).
 
     Parameters
     ----------
     depth_m : array_like
-        Depth z of each sample (>= 0), m (use :func:`echo_depth` of the sample times).
+        Depth z of each sample (>= 0), m (use :func:`~medlib.ultrasound.waves.echo_depth` of the sample times).
     alpha_db_per_cm_mhz : float
-        Assumed attenuation slope (>= 0), dB/cm/MHz.
+        Assumed attenuation coefficient alpha_0 (>= 0), dB/(cm MHz^n).
     frequency_mhz : float
         Centre frequency (> 0), MHz.
+    exponent : float, optional
+        Exponent n (>= 0) of alpha(f) = alpha_0 f^n (default 1: the soft-tissue rule, as the
+        formula us.tgc is written).
 
     Returns
     -------
@@ -835,7 +340,7 @@ def tgc_gain_db(depth_m, alpha_db_per_cm_mhz: float, frequency_mhz: float) -> np
         raise ValueError("depth_m must be >= 0")
     a0 = as_scalar(alpha_db_per_cm_mhz, "alpha_db_per_cm_mhz", low=0.0)
     f = as_scalar(frequency_mhz, "frequency_mhz", low=0.0, low_inclusive=False)
-    return attenuation_db(a0, f, z * 100.0, round_trip=True)
+    return attenuation_db(a0, f, z * 100.0, round_trip=True, exponent=exponent)
 
 
 def apply_tgc(lines, gain_db, *, axis: int = -1) -> np.ndarray:
@@ -965,7 +470,7 @@ def scan_convert(lines, angles_rad, depths_m, *, pixel_size_m: float,
         Steering angle theta of each line, radians, strictly increasing; 0 points straight down
         (along +y), positive angles to the right (+x). Need not be uniformly spaced.
     depths_m : array_like, shape (n_depths,)
-        Range r of each sample along its line, m, strictly increasing (e.g. :func:`echo_depth`).
+        Range r of each sample along its line, m, strictly increasing (e.g. :func:`~medlib.ultrasound.waves.echo_depth`).
     pixel_size_m : float
         Side of the square output pixels (> 0), m.
     fill : float, optional
