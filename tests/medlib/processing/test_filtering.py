@@ -67,6 +67,38 @@ def test_gaussian_filter_matches_scipy(rng, shape, sigma):
                                ndimage.gaussian_filter(x, sigma, mode="reflect"), atol=1e-12)
 
 
+
+def _strict_maxima(image):
+    ring = np.ones((3, 3), bool)
+    ring[1, 1] = False
+    neighbours = ndimage.maximum_filter(image, footprint=ring, mode="constant", cval=-np.inf)
+    return np.argwhere((image > neighbours) & (image > 1e-6))
+
+
+def test_a_2d_gaussian_can_create_a_maximum_but_never_raises_the_maximum():
+    # Two discs joined by a one-pixel bar, on a ramp: one maximum (right end). The blur fades
+    # the bar faster than the left disc, whose centre becomes a new maximum (Lifshitz & Pizer).
+    rows, cols = np.mgrid[0:48, 0:112].astype(float)
+    discs = np.minimum(np.hypot(rows - 24, cols - 24), np.hypot(rows - 24, cols - 88)) <= 9
+    shape = discs | ((rows == 24) & (cols >= 24) & (cols <= 88))
+    img = np.where(shape, 1.0 + 0.002 * cols - 0.001 * (rows - 24) ** 2, 0.0)
+    assert _strict_maxima(img).tolist() == [[24, 97]]
+    for sigma in (2.0, 3.0, 4.0):
+        smooth = filtering.gaussian_filter(img, sigma)
+        assert len(_strict_maxima(smooth)) == 2
+        assert smooth.max() <= img.max() and smooth.min() >= img.min()     # maximum principle
+
+
+def test_a_1d_gaussian_never_adds_extrema(rng):
+    signal = rng.normal(size=300)
+    counts = []
+    for sigma in np.arange(0.5, 10.01, 0.5):
+        slope = np.sign(np.diff(filtering.gaussian_filter(signal, sigma)))
+        slope = slope[slope != 0]
+        counts.append(np.count_nonzero(slope[1:] != slope[:-1]))
+    assert np.all(np.diff(counts) <= 0) and counts[-1] < counts[0]
+
+
 @pytest.mark.formula("proc.sobel-x", "proc.sobel-y")
 def test_sobel_kernels_are_smoothing_times_central_difference():
     gx, gy = filtering.sobel_kernels()
