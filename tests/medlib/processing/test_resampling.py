@@ -120,6 +120,31 @@ def test_resample_to_spacing_keeps_origin_directions_and_extent(rng):
     np.testing.assert_allclose(out[tuple(probe.T)], ref, atol=1e-10)
 
 
+
+@pytest.mark.formula("proc.resample-spacing")
+@pytest.mark.parametrize("n, old, new", [(61, 5.0, 1.25390625), (9, 5.0, 1.0), (24, 1.25, 2.0),
+                                         (40, 3.0, 0.7), (7, 2.0, 2.0), (13, 0.8, 3.3)])
+def test_the_last_new_centre_overhangs_by_at_most_the_old_minus_half_the_new_spacing(n, old, new):
+    vol = np.arange(n, dtype=float)[:, None] * np.ones((1, 2))
+    affine = np.diag([old, 1.0, 1.0])
+    out, new_affine = resampling.resample_to_spacing(vol, affine, [new, 1.0])
+    last_new = geometry.voxel_to_world(new_affine, [[out.shape[0] - 1, 0]])[0, 0]
+    overhang = last_new - (n - 1) * old                       # mm beyond the last old centre
+    assert overhang <= old - new / 2 + 1e-9
+    beyond = np.arange(out.shape[0]) * new > (n - 1) * old + 1e-9
+    np.testing.assert_array_equal(out[beyond, 0], vol[-1, 0])   # they take the edge value
+
+
+def test_upsampling_5_mm_slices_overhangs_by_more_than_half_an_old_voxel():
+    # The chest CT of the resampling notebook: 61 slices of 5 mm to 1.254 mm.
+    vol = np.zeros((61, 2, 2))
+    affine = np.diag([5.0, 1.25390625, 1.25390625, 1.0])
+    out, new_affine = resampling.resample_to_spacing(vol, affine, 1.25390625)
+    overhang = (out.shape[0] - 1) * geometry.voxel_spacing(new_affine)[0] - 60 * 5.0
+    assert out.shape[0] == 243
+    assert 5.0 / 2 < overhang <= 5.0 - 1.25390625 / 2
+
+
 @pytest.mark.formula("proc.resample-spacing")
 def test_nearest_resampling_keeps_the_label_set_and_the_volume(rng):
     labels = np.zeros((40, 40, 12), dtype=np.uint8)
