@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import tarfile
@@ -185,9 +186,22 @@ def formula_role(name, rawtext, text, lineno, inliner, options=None, content=Non
     return [node], []
 
 
+_LITERAL = re.compile(r"(``.+?``|`[^`]+`)")
+
+
+def escape_bars(app, what, name, obj, options, lines):
+    """Docstrings write absolute values and set notation with bars (``|x|``, ``|A n B|``), which
+    reStructuredText reads as substitution references; escape every bar outside literals."""
+    for i, line in enumerate(lines):
+        if "|" in line:
+            parts = _LITERAL.split(line)
+            lines[i] = "".join(p if j % 2 else p.replace("|", "\\|") for j, p in enumerate(parts))
+
+
 def setup(app):
     _patch_shell_polling()
     app.add_role("formula", formula_role)
+    app.connect("autodoc-process-docstring", escape_bars)
     app.connect("config-inited", _config_inited, priority=900)
     app.connect("html-page-context", _fix_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
