@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import bad_input_test
 from scipy import stats
 
 from medlib import noise
@@ -108,28 +109,72 @@ def test_sigma_from_background_recovers_sigma_where_std_does_not():
     assert background.std() == pytest.approx(4.0 * np.sqrt(2 - np.pi / 2), rel=0.01)
 
 
+def test_nps_of_white_noise_is_flat_at_variance_times_pixel_area(rng):
+    # Closed form: white noise of variance s^2 on pixels dy x dx has NPS = s^2 dy dx at every
+    # frequency but 0, which the per-ROI mean subtraction sets to exactly 0.
+    s, dy, dx = 2.0, 0.5, 0.8
+    f, nps, nps_2d = noise.noise_power_spectrum(rng.normal(3.0, s, (400, 32, 32)), (dy, dx))
+    assert f[0] == 0 and nps[0] == pytest.approx(0, abs=1e-20)
+    np.testing.assert_allclose(nps[1:], s**2 * dy * dx, rtol=0.03)
+    np.testing.assert_allclose(f[1:], np.arange(1, f.size) / (32 * dy), rtol=0.1)
+    assert f[-1] == pytest.approx(1 / (2 * dx), rel=0.1)      # up to the lower Nyquist limit
+    assert nps_2d.shape == (32, 32) and nps_2d[16, 16] == pytest.approx(0, abs=1e-20)
+
+
+def test_nps_integrates_to_the_pixel_variance(rng):
+    rois = rng.normal(size=(5, 24, 40)).cumsum(axis=2)        # strongly correlated noise
+    dy, dx = 0.7, 1.3
+    _, _, nps_2d = noise.noise_power_spectrum(rois, (dy, dx))
+    integral = nps_2d.sum() / (24 * dy) / (40 * dx)
+    assert integral == pytest.approx(rois.var(axis=(1, 2)).mean(), rel=1e-12)
+
+
+def test_nps_of_neighbour_sum_follows_the_filters_transfer_function(rng):
+    # y[n] = x[n] + x[n - 1] (circular, along x) has |H(f)|^2 = 2 + 2 cos(2 pi f dx).
+    s, d = 1.5, 0.6
+    white = rng.normal(0.0, s, (300, 32, 32))
+    summed = white + np.roll(white, 1, axis=2)
+    _, _, nps_2d = noise.noise_power_spectrum(summed, d)
+    fx = np.fft.fftshift(np.fft.fftfreq(32, d))
+    expected = s**2 * d * d * (2 + 2 * np.cos(2 * np.pi * fx * d))
+    along_x = np.delete(nps_2d, 16, axis=0).mean(axis=0)     # rows with f_y != 0
+    np.testing.assert_allclose(along_x, expected, rtol=0.05, atol=0.01 * expected.max())
+
+
+def test_nps_of_one_roi_equals_the_stack_of_one_and_bins_can_be_chosen(rng):
+    roi = rng.normal(size=(16, 16))
+    for a, b in zip(noise.noise_power_spectrum(roi), noise.noise_power_spectrum(roi[None])):
+        np.testing.assert_array_equal(a, b)
+    f, nps, _ = noise.noise_power_spectrum(roi, 2.0, n_bins=4)
+    assert f.shape == nps.shape == (4,)
+    assert np.all(np.diff(f) > 0) and f[-1] <= 0.25 * np.sqrt(2)
+
+
 BAD_CALLS = [
-    (noise.add_gaussian_noise, (np.ones(3), -1.0, 0), ValueError, "sigma"),
-    (noise.add_gaussian_noise, (np.ones(3), 1.0, None), TypeError, "rng"),
-    (noise.add_gaussian_noise, (np.ones(3), 1.0, 1.5), TypeError, "rng"),
-    (noise.add_gaussian_noise, ([1.0, np.nan], 1.0, 0), ValueError, "finite"),
-    (noise.poisson_noise, ([1.0, -2.0], 0), ValueError, ">= 0"),
-    (noise.poisson_noise, ([1.0, np.inf], 0), ValueError, "finite"),
-    (noise.rician_magnitude, ([-1.0], 1.0, 0), ValueError, "magnitude"),
-    (noise.rician_pdf, ([1.0], 1.0, 0.0), ValueError, "sigma"),
-    (noise.rician_pdf, ([1.0], -1.0, 1.0), ValueError, "nu"),
-    (noise.rician_mean, (-1.0, 1.0), ValueError, "nu"),
-    (noise.sigma_from_background, ([1.0],), ValueError, "at least 2"),
-    (noise.sigma_from_background, ([1.0, -1.0],), ValueError, ">= 0"),
-    (noise.snr, ([1.0],), ValueError, "at least 2"),
+    (noise.add_gaussian_noise, (np.ones(3), -1.0, 0), {}, ValueError, "sigma"),
+    (noise.add_gaussian_noise, (np.ones(3), 1.0, None), {}, TypeError, "rng"),
+    (noise.add_gaussian_noise, (np.ones(3), 1.0, 1.5), {}, TypeError, "rng"),
+    (noise.add_gaussian_noise, ([1.0, np.nan], 1.0, 0), {}, ValueError, "finite"),
+    (noise.poisson_noise, ([1.0, -2.0], 0), {}, ValueError, ">= 0"),
+    (noise.poisson_noise, ([1.0, np.inf], 0), {}, ValueError, "finite"),
+    (noise.rician_magnitude, ([-1.0], 1.0, 0), {}, ValueError, "magnitude"),
+    (noise.rician_pdf, ([1.0], 1.0, 0.0), {}, ValueError, "sigma"),
+    (noise.rician_pdf, ([1.0], -1.0, 1.0), {}, ValueError, "nu"),
+    (noise.rician_mean, (-1.0, 1.0), {}, ValueError, "nu"),
+    (noise.sigma_from_background, ([1.0],), {}, ValueError, "at least 2"),
+    (noise.sigma_from_background, ([1.0, -1.0],), {}, ValueError, ">= 0"),
+    (noise.snr, ([1.0],), {}, ValueError, "at least 2"),
+    (noise.noise_power_spectrum, (np.ones(8),), {}, ValueError, "rois"),
+    (noise.noise_power_spectrum, (np.ones((3, 8, 1)),), {}, ValueError, "at least 2"),
+    (noise.noise_power_spectrum, (np.ones((8, 8)) * 1j,), {}, TypeError, "rois"),
+    (noise.noise_power_spectrum, (np.ones((8, 8)), -1.0), {}, ValueError, "spacing_mm"),
+    (noise.noise_power_spectrum, (np.ones((8, 8)), (1, 1, 1)), {}, ValueError, "spacing_mm"),
+    (noise.noise_power_spectrum, (np.ones((8, 8)),), {"n_bins": 0}, ValueError, "n_bins"),
+    (noise.noise_power_spectrum, (np.ones((8, 8)),), {"n_bins": 2.5}, TypeError, "n_bins"),
 ]
 
 
-@pytest.mark.parametrize("func, args, error, match", BAD_CALLS,
-                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(BAD_CALLS)])
-def test_bad_input_raises_a_clear_error(func, args, error, match):
-    with pytest.raises(error, match=match):
-        func(*args)
+test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged):
@@ -141,3 +186,4 @@ def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged):
     assert_inputs_unchanged(noise.rician_mean, x, 1.0)
     assert_inputs_unchanged(noise.sigma_from_background, x)
     assert_inputs_unchanged(noise.snr, x)
+    assert_inputs_unchanged(noise.noise_power_spectrum, x.reshape(4, 5), [0.5, 0.7])
