@@ -306,7 +306,7 @@ def noise_power_spectrum(rois, spacing_mm=1.0, *, n_bins: int | None = None):
 
     Notes
     -----
-    The normalisation is the usual one in CT (Siewerdsen et al. 2002)::
+    :formula:`noise.nps`. The normalisation is the usual one in CT (Siewerdsen et al. 2002)::
 
         NPS(f_y, f_x) = dy dx / (ny nx) * mean over ROIs of |DFT{roi - mean(roi)}|^2
 

@@ -164,3 +164,19 @@ def test_student_command_writes_copies(tmp_path):
     written = list(tmp_path.rglob("*.ipynb"))
     assert len(written) == 1
     assert "solution-start" not in written[0].read_text()
+
+
+_EQ_LABEL = re.compile(r"\$\$[ \t]*\(([^)\s]+)\)")
+_EQ_WHERE = re.compile(r"\{eq\}`([^`<]+)`\s*(below|above)")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_an_equation_called_below_or_above_is_where_the_text_says(path):
+    # "{eq}`x` below" must point forward and "{eq}`x` above" backward, in the same notebook.
+    text = "\n".join(c.source for c in _load(path).cells if c.cell_type == "markdown")
+    defined = {m.group(1): m.start() for m in _EQ_LABEL.finditer(text)}
+    for m in _EQ_WHERE.finditer(text):
+        label, word = m.groups()
+        if label in defined:
+            actual = "below" if defined[label] > m.start() else "above"
+            assert word == actual, f"{{eq}}`{label}` is {actual} this sentence, not {word}"

@@ -109,6 +109,7 @@ def test_sigma_from_background_recovers_sigma_where_std_does_not():
     assert background.std() == pytest.approx(4.0 * np.sqrt(2 - np.pi / 2), rel=0.01)
 
 
+@pytest.mark.formula("noise.nps")
 def test_nps_of_white_noise_is_flat_at_variance_times_pixel_area(rng):
     # Closed form: white noise of variance s^2 on pixels dy x dx has NPS = s^2 dy dx at every
     # frequency but 0, which the per-ROI mean subtraction sets to exactly 0.
@@ -121,6 +122,7 @@ def test_nps_of_white_noise_is_flat_at_variance_times_pixel_area(rng):
     assert nps_2d.shape == (32, 32) and nps_2d[16, 16] == pytest.approx(0, abs=1e-20)
 
 
+@pytest.mark.formula("noise.nps")
 def test_nps_integrates_to_the_pixel_variance(rng):
     rois = rng.normal(size=(5, 24, 40)).cumsum(axis=2)        # strongly correlated noise
     dy, dx = 0.7, 1.3
