@@ -126,7 +126,8 @@ def answer_names(cells: list, index: int) -> list[str]:
     for cell in reversed(cells[:index]):
         if _is_check(cell):
             break
-        if cell.get("cell_type") == "code" and "solution" in cell.get("metadata", {}).get("tags", []):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.get("cell_type") == "code" and "solution" in tags:
             assigned |= _assigned(cell["source"])
     return sorted(assigned & _loaded(cells[index]["source"]))
 

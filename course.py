@@ -61,7 +61,7 @@ def _run(*args: str | Path, env: dict[str, str] | None = None) -> None:
 
 def ensure_environment() -> Path:
     """Create .venv if missing and (re)install the course when pyproject/constraints changed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (this script may be started by an older Python)
         sys.exit(f"The course needs Python >= 3.11; this is {sys.version.split()[0]}. "
                  "Run this script with python3.11.")
     python = _venv_python()

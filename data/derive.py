@@ -24,9 +24,9 @@ import tarfile
 import tempfile
 import tomllib
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 
@@ -105,7 +105,8 @@ def label_halved(raw: bytes) -> bytes:
 
 
 def radiograph_halved(raw: bytes) -> bytes:
-    """Chest CR: 2x2 block mean of the stored values, saved as a derived DICOM (MONOCHROME1 kept)."""
+    """Chest CR: 2x2 block mean of the stored values, saved as a derived DICOM (MONOCHROME1
+    kept)."""
     import numpy as np
     import pydicom
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid

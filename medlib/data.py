@@ -50,7 +50,7 @@ def data_dir() -> Path:
     return folder
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _manifest(folder: Path) -> dict[str, dict]:
     entries = tomllib.loads((folder / "manifest.toml").read_text(encoding="utf-8"))["file"]
     return {e["name"]: e for e in entries}

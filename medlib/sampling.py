@@ -56,7 +56,8 @@ def _crop(full: np.ndarray, signal_shape, kernel_shape, mode: str, correlate: bo
     if mode == "valid":
         if any(s < k for s, k in zip(signal_shape, kernel_shape)):
             raise ValueError("mode='valid' needs the signal to be at least as large as the kernel "
-                             f"along every axis; got {tuple(signal_shape)} and {tuple(kernel_shape)}")
+                             f"along every axis; got {tuple(signal_shape)} and "
+                             f"{tuple(kernel_shape)}")
         return full[tuple(slice(k - 1, s) for s, k in zip(signal_shape, kernel_shape))].copy()
     # "same": centred on the full result, as scipy.signal does.
     starts = [((k - 1) - (k - 1) // 2) if correlate else (k - 1) // 2 for k in kernel_shape]

@@ -255,7 +255,8 @@ def module_page(module_name: str, uses: dict, formula_ids: dict[str, list[str]],
             shown = ", ".join(f"`{t}`" for t in named[:3])
             more = f" and {len(named) - 3} more" if len(named) > 3 else ""
             tables = len(tests) - len(named)
-            cases = (f"{'; ' if named else ''}cases in the module-level table{'s' if tables > 1 else ''}"
+            plural = "s" if tables > 1 else ""
+            cases = (f"{'; ' if named else ''}cases in the module-level table{plural}"
                      if tables else "")
             where.append("**Tested in** " + ", ".join(f"`{f}`" for f in files)
                          + f" ({shown}{more}{cases}).")

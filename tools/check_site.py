@@ -66,7 +66,7 @@ class _Collector(HTMLParser):
             self.info.links.append(attrs["href"])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _page_info(path: Path) -> PageInfo:
     collector = _Collector()
     collector.feed(path.read_text(encoding="utf-8", errors="replace"))
@@ -97,7 +97,8 @@ def check_links(site: Path, page: str) -> list[str]:
         if rel == "" or file.is_dir():
             file = file / "index.html"
         if not file.is_file():
-            faults.append(f"broken link {href!r}: {file.relative_to(site).as_posix()} does not exist")
+            faults.append(f"broken link {href!r}: "
+                          f"{file.relative_to(site).as_posix()} does not exist")
             continue
         if target.fragment and file.suffix == ".html":
             anchor = unquote(target.fragment)
@@ -158,7 +159,8 @@ _WIDGETS_JS = """async () => {
   const deadline = Date.now() + 8000;
   const rendered = () => [...views].filter(s => s.previousElementSibling &&
       s.previousElementSibling.classList.contains('widget-subarea') ||
-      (s.parentElement && s.parentElement.querySelector('.jupyter-widgets, .widget-subarea'))).length;
+      (s.parentElement &&
+       s.parentElement.querySelector('.jupyter-widgets, .widget-subarea'))).length;
   while (rendered() < views.length && Date.now() < deadline) {
     await new Promise(r => setTimeout(r, 200));
   }

@@ -7,9 +7,9 @@ notebook or a student copy is never mistaken for a chapter.
 The layout rule (GUIDE.md): a section notebook ``chapters/<chapter>/<section>.ipynb`` runs the code
 of one ``medlib`` module and is tested by one test module::
 
-    chapters/ct/fbp.ipynb            medlib/ct/fbp.py            tests/medlib/ct/test_fbp.py
-    chapters/ct/hu-windowing.ipynb   medlib/ct/hu_windowing.py   tests/medlib/ct/test_hu_windowing.py
-    chapters/foundations/noise.ipynb medlib/noise.py             tests/medlib/test_noise.py
+    chapters/ct/fbp.ipynb            medlib/ct/fbp.py          tests/medlib/ct/test_fbp.py
+    chapters/ct/hu-windowing.ipynb   medlib/ct/hu_windowing.py tests/medlib/ct/test_hu_windowing.py
+    chapters/foundations/noise.ipynb medlib/noise.py           tests/medlib/test_noise.py
 
 A chapter folder maps to a ``medlib`` subpackage through :data:`CHAPTER_PACKAGES` (the
 foundations, used by every chapter, are top-level modules); a section's module is its file name

@@ -1,8 +1,8 @@
 """The formula catalogue and how each formula is traced through the course.
 
-``formulas.tsv`` (at the top of the repository) lists every formula of the three seed documents with a stable
-id, plus the formulas the course adds (seed ``course``). A formula is *covered* when all three
-links exist, each declared in one obvious place:
+``formulas.tsv`` (at the top of the repository) lists every formula of the three seed documents
+with a stable id, plus the formulas the course adds (seed ``course``). A formula is *covered*
+when all three links exist, each declared in one obvious place:
 
 label
     A labelled display equation in a chapter notebook whose label *is* the id:
@@ -18,7 +18,7 @@ that is where the formula is checked numerically.
 Command line::
 
     python tools/formulas.py                  # coverage "covered/total" and what is missing
-    python tools/formulas.py --json           # one object per id: id, notebook, label, function, tests
+    python tools/formulas.py --json           # per id: id, notebook, label, function, tests
     python tools/formulas.py --check          # exit 1 on any broken link
     python tools/formulas.py --write-appendix # regenerate chapters/appendix/formulas.md
 """

@@ -15,9 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import nbformat
-
 import course_map
+import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 TAG = "solution"

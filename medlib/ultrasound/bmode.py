@@ -309,7 +309,8 @@ def tgc_gain_db(depth_m, alpha_db_per_cm_mhz: float, frequency_mhz: float, *,
     Parameters
     ----------
     depth_m : array_like
-        Depth z of each sample (>= 0), m (use :func:`~medlib.ultrasound.waves.echo_depth` of the sample times).
+        Depth z of each sample (>= 0), m (use :func:`~medlib.ultrasound.waves.echo_depth` of
+        the sample times).
     alpha_db_per_cm_mhz : float
         Assumed attenuation coefficient alpha_0 (>= 0), dB/(cm MHz^n).
     frequency_mhz : float
@@ -470,7 +471,8 @@ def scan_convert(lines, angles_rad, depths_m, *, pixel_size_m: float,
         Steering angle theta of each line, radians, strictly increasing; 0 points straight down
         (along +y), positive angles to the right (+x). Need not be uniformly spaced.
     depths_m : array_like, shape (n_depths,)
-        Range r of each sample along its line, m, strictly increasing (e.g. :func:`~medlib.ultrasound.waves.echo_depth`).
+        Range r of each sample along its line, m, strictly increasing (e.g.
+        :func:`~medlib.ultrasound.waves.echo_depth`).
     pixel_size_m : float
         Side of the square output pixels (> 0), m.
     fill : float, optional

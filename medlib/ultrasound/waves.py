@@ -160,7 +160,8 @@ def pressure_wave(x_m, t_s, *, amplitude_pa: float, frequency_hz: float,
     frequency_hz : float
         Frequency f (> 0), Hz.
     speed_m_per_s : float, optional
-        Speed of sound c (> 0), default 1540 m/s; sets the wave number k = 2 pi / lambda = 2 pi f / c.
+        Speed of sound c (> 0), default 1540 m/s; sets the wave number
+        k = 2 pi / lambda = 2 pi f / c.
 
     Returns
     -------

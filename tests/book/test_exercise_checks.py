@@ -1,4 +1,5 @@
-"""Exercise checks must reject wrong answers: the probe in conftest.py, proved on small notebooks."""
+"""Exercise checks must reject wrong answers: the probe in conftest.py, proved on small
+notebooks."""
 from __future__ import annotations
 
 import os
@@ -65,7 +66,8 @@ def test_the_answers_are_the_names_the_solution_defines_and_the_check_reads():
 
     cells = [
         {"cell_type": "code", "source": "# Check exercise 0\nassert old == 1", "metadata": {}},
-        {"cell_type": "code", "source": "x = 2\ndef f(t):\n    return t", "metadata": {"tags": ["solution"]}},
+        {"cell_type": "code", "source": "x = 2\ndef f(t):\n    return t",
+         "metadata": {"tags": ["solution"]}},
         {"cell_type": "code", "source": "helper = 5", "metadata": {}},
         {"cell_type": "code", "source": "# Check exercise 1\nassert f(x) == 2 and helper and old",
          "metadata": {}},

@@ -14,8 +14,8 @@ import re
 import shutil
 from pathlib import Path
 
-import pytest
 import check_site
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
@@ -51,7 +51,8 @@ def test_link_check_accepts_good_links_and_reports_broken_ones(tmp_path):
     _write(tmp_path, "index.html", '<a href="a/b.html#sec">ok</a> <a href="#top">self</a>'
                                    '<span id="top"></span> <a href="https://example.org">ext</a>')
     _write(tmp_path, "a/b.html", '<h1 id="sec">x</h1> <a href="../index.html">up</a>'
-                                 ' <a href="c.html">missing</a> <a href="../index.html#nope">bad</a>')
+                                 ' <a href="c.html">missing</a>'
+                                 ' <a href="../index.html#nope">bad</a>')
     assert check_site.check_links(tmp_path, "index.html") == []
     faults = check_site.check_links(tmp_path, "a/b.html")
     assert len(faults) == 2

@@ -40,7 +40,8 @@ def test_as_bool_refuses_truthy_stand_ins(value):
         as_bool(value, "clip")
 
 
-@pytest.mark.parametrize("axis, ndim, expected", [(0, 1, 0), (-1, 3, 2), (2, 3, 2), (np.int64(1), 2, 1)])
+@pytest.mark.parametrize("axis, ndim, expected",
+                         [(0, 1, 0), (-1, 3, 2), (2, 3, 2), (np.int64(1), 2, 1)])
 def test_as_axis_normalises_like_numpy(axis, ndim, expected):
     assert as_axis(axis, ndim) == expected
 

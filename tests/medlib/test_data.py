@@ -7,9 +7,9 @@ import re
 import shutil
 from pathlib import Path
 
-import pytest
 import course_map
 import derive
+import pytest
 
 from medlib import data
 

@@ -64,7 +64,8 @@ def test_simulated_rf_equals_a_brute_force_sum_of_pulses(rng):
 def test_a_very_wide_band_pulse_reaches_zero_frequency_and_its_envelope_departs():
     # At 100 % bandwidth the spectrum reaches 0 Hz and the analytic envelope is no longer Gaussian.
     t = np.arange(-2e-6, 2e-6, 1 / FS)
-    err = np.abs(us.envelope(us.gaussian_pulse(t, FC, 1.0)) - us.gaussian_pulse_envelope(t, FC, 1.0))
+    err = np.abs(us.envelope(us.gaussian_pulse(t, FC, 1.0))
+                 - us.gaussian_pulse_envelope(t, FC, 1.0))
     assert 1e-3 < err.max() < 0.05
 
 
