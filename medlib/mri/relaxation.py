@@ -208,28 +208,30 @@ class Tissue:
 
 
 _ERNST_PD = "PD: water content, Ernst et al. 1993"
+_WM_GM_T1 = "T1: Wright et al. 2008 (in vivo, MPRAGE)"
+_WM_GM_T2 = "T2: Stanisz et al. 2005 (in vitro, bovine, 37 degC)"
 #: Literature relaxation times at 1.5 T and 3 T (keys: field in tesla). See the docstring of
-#: :func:`tissue_parameters` for the sources and their caveats.
+#: :func:`tissue_parameters` for the sources, which values are in vivo, and their caveats.
 TISSUES: dict[float, dict[str, Tissue]] = {
     1.5: {
-        "wm": Tissue("white matter", 884.0, 72.0, 0.65,
-                     f"Stanisz et al. 2005 (in vitro, 37 degC); {_ERNST_PD}"),
-        "gm": Tissue("grey matter", 1124.0, 95.0, 0.78,
-                     f"Stanisz et al. 2005 (in vitro, 37 degC); {_ERNST_PD}"),
+        "wm": Tissue("white matter", 646.0, 72.0, 0.65,
+                     f"{_WM_GM_T1}; {_WM_GM_T2}; {_ERNST_PD}"),
+        "gm": Tissue("grey matter", 1197.0, 95.0, 0.78,
+                     f"{_WM_GM_T1}; {_WM_GM_T2}; {_ERNST_PD}"),
         "csf": Tissue("cerebrospinal fluid", 4300.0, 2000.0, 0.97,
-                      "T1: Rooney et al. 2007 (field-independent); T2: about 2 s as at 3 T "
-                      f"(Spijkerman et al. 2018); {_ERNST_PD}"),
+                      "T1: Rooney et al. 2007 (in vivo, field-independent); T2: about 2 s as at "
+                      f"3 T (Spijkerman et al. 2018, in vivo); {_ERNST_PD}"),
         "fat": Tissue("fat (subcutaneous)", 343.0, 58.0, 0.90,
                       "de Bazelaire et al. 2004 (in vivo); PD 0.9 is a course assumption"),
     },
     3.0: {
-        "wm": Tissue("white matter", 1084.0, 69.0, 0.65,
-                     f"Stanisz et al. 2005 (in vitro, 37 degC); {_ERNST_PD}"),
-        "gm": Tissue("grey matter", 1820.0, 99.0, 0.78,
-                     f"Stanisz et al. 2005 (in vitro, 37 degC); {_ERNST_PD}"),
+        "wm": Tissue("white matter", 838.0, 69.0, 0.65,
+                     f"{_WM_GM_T1}; {_WM_GM_T2}; {_ERNST_PD}"),
+        "gm": Tissue("grey matter", 1607.0, 99.0, 0.78,
+                     f"{_WM_GM_T1}; {_WM_GM_T2}; {_ERNST_PD}"),
         "csf": Tissue("cerebrospinal fluid", 4300.0, 2000.0, 0.97,
-                      "T1: Rooney et al. 2007; T2: Spijkerman et al. 2018 (about 2 s); "
-                      f"{_ERNST_PD}"),
+                      "T1: Rooney et al. 2007 (in vivo); T2: Spijkerman et al. 2018 (in vivo, "
+                      f"about 2 s); {_ERNST_PD}"),
         "fat": Tissue("fat (subcutaneous)", 382.0, 68.0, 0.90,
                       "de Bazelaire et al. 2004 (in vivo); PD 0.9 is a course assumption"),
     },
@@ -256,26 +258,42 @@ def tissue_parameters(b0_t: float = 3.0) -> dict[str, Tissue]:
 
     Notes
     -----
-    Values, field strengths and caveats (T1 and T2 depend on the measurement method, by 20 %
-    and more between studies; Stanisz's brain samples are bovine tissue in vitro):
+    Values, field strengths and sources. Every T1 is an in-vivo value; the white- and
+    grey-matter T2 are in vitro:
 
-    ======  ========================  ========================  ===============================
-    tissue  1.5 T: T1 / T2 (ms)       3 T: T1 / T2 (ms)         source
-    ======  ========================  ========================  ===============================
-    WM      884 / 72                  1084 / 69                 Stanisz et al. 2005, Table 1
-    GM      1124 / 95                 1820 / 99                 Stanisz et al. 2005, Table 1
-    CSF     4300 / 2000               4300 / 2000               Rooney 2007; Spijkerman 2018
-    fat     343 / 58                  382 / 68                  de Bazelaire et al. 2004
-    ======  ========================  ========================  ===============================
+    ======  ==================  ==================  =============================================
+    tissue  1.5 T: T1 / T2 ms   3 T: T1 / T2 ms     source
+    ======  ==================  ==================  =============================================
+    WM      646 / 72            838 / 69            T1 Wright 2008 (in vivo); T2 Stanisz 2005
+    GM      1197 / 95           1607 / 99           T1 Wright 2008 (in vivo); T2 Stanisz 2005
+    CSF     4300 / 2000         4300 / 2000         Rooney 2007; Spijkerman 2018 (in vivo)
+    fat     343 / 58            382 / 68            de Bazelaire et al. 2004 (in vivo)
+    ======  ==================  ==================  =============================================
 
-    CSF T2 was measured at 3 T (about 2 s); the 1.5 T entry reuses it (CSF T2 shortens with
-    field, so at 1.5 T it is if anything longer). Proton densities are the water contents of
-    Ernst et al. (WM 0.65, GM 0.78, CSF 0.97); fat's 0.9 is an assumption of the course.
+    White- and grey-matter T1 are the in-vivo MPRAGE values of Wright et al. (four subjects,
+    white matter and cortical grey matter, the same method at both fields: 646 +- 32 and
+    1197 +- 134 ms at 1.5 T, 838 +- 50 and 1607 +- 112 ms at 3 T). Their T2 are Stanisz et al.'s
+    in-vitro values (bovine tissue at 37 degC), kept because T2 barely changes with the field
+    and in-vivo T2 keeps the same order (grey matter longer than white matter). Stanisz's
+    in-vitro T1 (WM 884 and GM 1124 ms at 1.5 T, 1084 and 1820 ms at 3 T) are *not* used: with
+    them a T1-weighted spin echo at 1.5 T shows grey matter brighter than white matter, the
+    opposite of every clinical image. With the values above the clinical orderings hold at both
+    fields: T1-weighted WM > GM > CSF, T2-weighted CSF > GM > WM, PD-weighted GM > WM.
+
+    T1 and T2 depend on the measurement method (by 20 % and more between studies; at 3 T
+    Wansapura et al. measured 832 and 1331 ms in vivo), on age and on the region. CSF T2 was
+    measured at 3 T (about 2 s); the 1.5 T entry reuses it (CSF T2 shortens with field, so at
+    1.5 T it is if anything longer). Proton densities are the water contents of Ernst et al.
+    (WM 0.65, GM 0.78, CSF 0.97); fat's 0.9 is an assumption of the course.
 
     References
     ----------
+    P. J. Wright et al., Water proton T1 measurements in brain tissue at 7, 3, and 1.5 T using
+    IR-EPI, IR-TSE, and MPRAGE: results and optimization, MAGMA 21, 121-130 (2008).
     G. J. Stanisz et al., T1, T2 relaxation and magnetization transfer in tissue at 3T,
     Magn. Reson. Med. 54, 507-512 (2005).
+    J. P. Wansapura et al., NMR relaxation times in the human brain at 3.0 tesla,
+    J. Magn. Reson. Imaging 9, 531-538 (1999).
     W. D. Rooney et al., Magnetic field and tissue dependencies of human brain longitudinal 1H2O
     relaxation in vivo, Magn. Reson. Med. 57, 308-318 (2007).
     J. M. Spijkerman et al., T2 mapping of cerebrospinal fluid: 3 T versus 7 T, MAGMA 31,

@@ -131,8 +131,9 @@ def test_long_tr_and_short_te_leave_proton_density():
 # --- Tissue parameters and synthetic images -----------------------------------------------------
 
 def test_tissue_table_holds_the_cited_values():
-    cited = {1.5: {"wm": (884, 72), "gm": (1124, 95), "fat": (343, 58)},
-             3.0: {"wm": (1084, 69), "gm": (1820, 99), "fat": (382, 68)}}
+    # WM and GM T1: Wright et al. 2008, in vivo (MPRAGE); their T2: Stanisz et al. 2005.
+    cited = {1.5: {"wm": (646, 72), "gm": (1197, 95), "fat": (343, 58)},
+             3.0: {"wm": (838, 69), "gm": (1607, 99), "fat": (382, 68)}}
     for b0, rows in cited.items():
         table = mri.tissue_parameters(b0)
         for name, (t1, t2) in rows.items():
@@ -142,6 +143,25 @@ def test_tissue_table_holds_the_cited_values():
             assert 0 < t.t2_ms < t.t1_ms and 0 < t.pd <= 1 and t.source
     for name in ("wm", "gm", "fat"):        # T1 lengthens with the field
         assert mri.tissue_parameters(3.0)[name].t1_ms > mri.tissue_parameters(1.5)[name].t1_ms
+
+
+# Clinical spin-echo protocols (TR, TE in ms) and the orderings every clinical image shows.
+CLINICAL = {"T1w": (500.0, 15.0), "PDw": (3000.0, 15.0), "T2w": (4000.0, 100.0)}
+
+
+@pytest.mark.parametrize("b0", [1.5, 3.0])
+def test_tissue_table_gives_the_clinical_contrasts_at_both_fields(b0):
+    # In vivo, white matter is brighter than grey matter on T1-weighted images at 1.5 T and at
+    # 3 T. The in-vitro T1 of Stanisz et al. (884 / 1124 ms at 1.5 T) reversed this at 1.5 T.
+    tissues = mri.tissue_parameters(b0)
+    s = {name: {k: mri.spin_echo_signal(tr, te, t.t1_ms, t.t2_ms, pd=t.pd)
+                for k, t in tissues.items()} for name, (tr, te) in CLINICAL.items()}
+    assert s["T1w"]["wm"] > s["T1w"]["gm"] > s["T1w"]["csf"]
+    assert s["T2w"]["csf"] > s["T2w"]["gm"] > s["T2w"]["wm"]
+    assert s["PDw"]["gm"] > s["PDw"]["wm"]
+    assert s["T1w"]["fat"] > s["T1w"]["wm"]
+    for key in ("wm", "gm"):
+        assert "in vivo" in tissues[key].source.split(";")[0]        # the T1 is an in-vivo value
 
 
 
@@ -187,11 +207,11 @@ def test_spin_echo_image_is_the_fraction_weighted_sum_of_tissue_signals():
     tissues = mri.tissue_parameters(1.5)
     fr = {"wm": np.array([1.0, 0.0, 0.5]), "csf": np.array([0.0, 1.0, 0.5])}
     img = mri.spin_echo_image(fr, tissues, 2500.0, 100.0)
-    s_wm = mri.spin_echo_signal(2500.0, 100.0, 884.0, 72.0, pd=0.65)
+    s_wm = mri.spin_echo_signal(2500.0, 100.0, 646.0, 72.0, pd=0.65)
     s_csf = mri.spin_echo_signal(2500.0, 100.0, 4300.0, 2000.0, pd=0.97)
     np.testing.assert_allclose(img, [s_wm, s_csf, (s_wm + s_csf) / 2], rtol=1e-12)
     exact = mri.spin_echo_image(fr, tissues, 2500.0, 100.0, exact=True)
-    assert exact[0] == pytest.approx(mri.spin_echo_signal_exact(2500.0, 100.0, 884.0, 72.0,
+    assert exact[0] == pytest.approx(mri.spin_echo_signal_exact(2500.0, 100.0, 646.0, 72.0,
                                                                 pd=0.65))
 
 
