@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import bad_input_test
+from scipy.special import sici
 
 from medlib import mri
 
@@ -144,6 +145,20 @@ def test_zero_filling_interpolates_without_changing_the_original_samples(n, rng)
     np.testing.assert_allclose(fine[start::2, start::2], img, atol=1e-12)
 
 
+
+
+def test_truncation_overshoot_sampled_by_zero_filling_is_the_gibbs_constant():
+    # A box of width FOV/2 (analytic k-space), M samples kept, zero-filled 64-fold so that the
+    # first lobe of the ringing is sampled: its overshoot is Si(pi)/pi - 1/2 of the jump.
+    gibbs = sici(np.pi)[0] / np.pi - 0.5
+    fov = 100.0
+    for keep in (63, 255, 1023):
+        k = mri.kspace_coordinates(keep, fov / keep)
+        box = fov / 2 * np.sinc(k * fov / 2)
+        up = 64 * keep
+        ring = mri.kspace_inverse(mri.zero_fill(box, (up,)), fov / up).real
+        assert ring.max() - 1.0 == pytest.approx(gibbs, abs=2e-4)
+        assert ring.min() == pytest.approx(-gibbs, abs=2e-4)
 
 def test_crop_truncate_and_zero_fill_compose(rng):
     s = rng.normal(size=(32, 30)) + 1j * rng.normal(size=(32, 30))
