@@ -57,9 +57,11 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 
 #: gamma / (2 pi) in MHz/T, as observed in the standard reference samples. 1H: the shielded
-#: proton in a spherical water sample at 25 degC (CODATA 2022, as in scipy.constants). The others:
-#: IUPAC frequency ratios Xi (Harris et al. 2001; 13C in TMS 25.145020 %, 23Na in NaCl/D2O
-#: 26.451900 %, 31P in 85 % H3PO4 40.480742 %) times the 1H value.
+#: proton in a spherical water sample at 25 degC, gamma'_p / 2 pi = 42.576 385 43 MHz/T of
+#: CODATA 2022 (Mohr et al. 2025, the edition in scipy.constants; CODATA 2018 gave
+#: 42.576 384 74, the unshielded proton 42.577 478 461). The others: IUPAC frequency ratios Xi
+#: (Harris et al. 2001; 13C in TMS 25.145020 %, 23Na in NaCl/D2O 26.451900 %, 31P in 85 % H3PO4
+#: 40.480742 %) times the 1H value.
 GAMMA_BAR_MHZ_PER_T = {
     "1H": 42.57638543,
     "13C": 0.25145020 * 42.57638543,
@@ -97,8 +99,9 @@ def larmor_frequency_mhz(b0_t, nucleus: str = "1H"):
 
     References
     ----------
-    E. Tiesinga et al., CODATA recommended values of the fundamental physical constants: 2018,
-    Rev. Mod. Phys. 93, 025010 (2021), and the 2022 adjustment (scipy.constants).
+    P. J. Mohr, D. B. Newell, B. N. Taylor, E. Tiesinga, CODATA recommended values of the
+    fundamental physical constants: 2022, Rev. Mod. Phys. 97, 025002 (2025) (the shielded
+    proton gyromagnetic ratio; the edition in scipy.constants).
     R. K. Harris et al., NMR nomenclature. Nuclear spin properties and conventions for chemical
     shifts (IUPAC Recommendations 2001), Pure Appl. Chem. 73, 1795-1818 (2001).
     """

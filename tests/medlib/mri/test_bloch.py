@@ -3,6 +3,8 @@ direct numerical integration of the Bloch equation (scipy.integrate.solve_ivp) a
 forms of inversion recovery, the spoiled gradient echo and the Ernst angle."""
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 from helpers import bad_input_test
@@ -41,6 +43,18 @@ def test_proton_gyromagnetic_ratio_is_codatas_shielded_proton():
     assert mri.GAMMA_BAR_MHZ_PER_T["1H"] == pytest.approx(ref, rel=1e-7)
     assert mri.larmor_frequency_mhz(1.0) == pytest.approx(ref, rel=1e-7)
 
+
+
+@pytest.mark.formula("mri.larmor")
+def test_proton_value_and_its_citation_are_the_same_codata_edition():
+    # gamma'_p / 2 pi, shielded proton in water at 25 degC, MHz/T: CODATA 2022 and 2018.
+    codata_2022, codata_2018 = 42.57638543, 42.57638474
+    assert mri.GAMMA_BAR_MHZ_PER_T["1H"] == pytest.approx(codata_2022, abs=1e-9)
+    assert abs(mri.GAMMA_BAR_MHZ_PER_T["1H"] - codata_2018) > 5e-7
+    doc = inspect.getdoc(mri.larmor_frequency_mhz)
+    references = doc.split("References")[1]
+    assert "fundamental physical constants: 2022" in " ".join(references.split())
+    assert "2018" not in references
 
 
 @pytest.mark.formula("mri.larmor")
