@@ -181,6 +181,26 @@ def test_partial_fourier_of_a_real_image_is_recovered_exactly(shape, rng):
 
 
 
+@pytest.mark.parametrize("fraction", [5 / 8, 3 / 4])
+def test_zero_filled_partial_fourier_widens_the_psf_by_one_over_the_fraction(fraction):
+    # |PSF| of the measured lines (a one-sided window of fraction * N lines), resolved on a
+    # 16x finer grid: its FWHM is 1 / fraction times that of full sampling; the Hermitian fill
+    # of a real object restores it.
+    n, up = 256, 16
+    point = np.zeros(n)
+    point[n // 2] = 1.0
+    s = mri.kspace_forward(point)
+    mask = mri.partial_fourier_mask((n,), fraction)
+
+    def fwhm(k_line):
+        prof = np.abs(mri.kspace_inverse(mri.zero_fill(k_line, (n * up,)), 1 / up))
+        half = np.flatnonzero(prof >= 0.5 * prof.max())
+        return (half[-1] - half[0] + 1) / up
+
+    full = fwhm(s)
+    assert fwhm(s * mask) / full == pytest.approx(1 / fraction, rel=0.04)
+    assert fwhm(mri.hermitian_fill(s * mask, mask)) == pytest.approx(full, abs=1 / up)
+
 @pytest.mark.formula("mri.hermitian-symmetry")
 def test_conjugate_symmetry_fails_for_an_image_with_phase(rng):
     img = rng.normal(size=(32, 32)) * np.exp(1j * np.linspace(0, 2, 32))[None, :]
