@@ -49,7 +49,13 @@ def system_matrix(n: int, angles_rad, *, dtype=np.float64) -> sparse.csr_matrix:
     scipy.sparse.csr_matrix, shape (n * n_angles, n * n)
         a_ij: the contribution of pixel j (``image.ravel()`` index ``row * n + col``) to sinogram
         entry i = ``bin * n_angles + angle`` (``sinogram.ravel()`` of a sinogram shaped
-        ``(n, n_angles)``). For an image that is zero outside :func:`circle_mask`,
+        ``(n, n_angles)``), a **path length in pixel widths**: the length of ray i inside pixel
+        j (bilinear weights of unit-step samples; the entries of a row add up to the ray's
+        chord through the reconstruction circle). Not a probability: entries reach about 1.17
+        and the sensitivity sum_i a_ij is about one pixel width per angle. A detection
+        probability is proportional to it; the constant (efficiency, solid angle, scan time,
+        pixel size) belongs to the activity x, which is then in expected counts per pixel
+        width. For an image that is zero outside :func:`circle_mask`,
         ``(A @ image.ravel()).reshape(n, n_angles)`` equals
         ``skimage.transform.radon(image, np.rad2deg(angles_rad), circle=True)`` to rounding
         (differences of order 1e-14 of the maximum in float64; the tests allow 1e-9, and 1e-5

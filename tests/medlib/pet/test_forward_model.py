@@ -138,3 +138,21 @@ def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
 
 def test_dtypes_and_shapes():
     assert pet.circle_mask(5).dtype == bool
+
+
+def test_system_matrix_entries_are_path_lengths_in_pixel_widths_not_probabilities():
+    n, n_angles = 64, 32
+    A = pet.system_matrix(n, np.linspace(0, np.pi, n_angles, endpoint=False))
+    mask = pet.circle_mask(n)
+    # theta = 0: each ray runs down one column, one pixel width per pixel inside the circle.
+    rows0 = np.arange(n) * n_angles
+    np.testing.assert_allclose(np.asarray(A[rows0].sum(axis=1)).ravel(), mask.sum(axis=0))
+    # Oblique rays: the entries add up to the chord through the circle, to within a pixel.
+    k = n_angles // 4                                   # 45 degrees
+    for offset in (0, 10, 20):
+        chord = 2 * np.sqrt((n / 2) ** 2 - offset**2)
+        assert A[(n // 2 + offset) * n_angles + k].sum() == pytest.approx(chord, abs=1.0)
+    # A probability would be <= 1, and so would its sum over the bins; lengths are not.
+    assert A.data.max() > 1.0
+    sens = np.asarray(A.sum(axis=0)).ravel()[mask.ravel()]
+    assert sens.min() > 0.5 * n_angles
