@@ -9,7 +9,7 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_presentation_lut
 from skimage.exposure import rescale_intensity
 
-from medlib import data, noise, xray
+from medlib import data, xray
 
 
 @pytest.mark.formula("xray.detector-model")
@@ -37,6 +37,45 @@ def test_simulated_detector_has_the_requested_statistics():
     assert striped[0].std() == pytest.approx(0.05, rel=0.2)
 
 
+@pytest.mark.formula("xray.detector-model")
+@pytest.mark.parametrize("g", [0.5, 4.0])
+def test_exposure_counts_quanta_before_the_gain_so_variance_is_gain_times_mean(g, rng):
+    # Poisson(q) quanta, then gain: Var(raw - D) = g^2 q = g * mean. Gain before counting,
+    # Poisson(g q), would give Var = mean: this test fails for that order.
+    q, dark = 400.0, 100.0
+    raw = xray.simulate_exposure(np.full(200_000, q), g, dark, rng)
+    signal = raw - dark
+    assert signal.mean() == pytest.approx(g * q, rel=0.005)
+    assert signal.var() / signal.mean() == pytest.approx(g, rel=0.02)
+    # With gain 4 the counted quanta are multiples of 4 raw units: the gain comes after counting.
+    if g == 4.0:
+        assert np.all(np.mod(signal, 4.0) == 0)
+
+
+@pytest.mark.formula("xray.detector-model")
+def test_exposure_adds_electronic_noise_after_the_gain_and_then_digitises(rng):
+    q, g, dark, sigma = 300.0, 3.0, 50.0, 8.0
+    raw = xray.simulate_exposure(np.full(200_000, q), g, dark, rng, read_noise_sd=sigma,
+                                 bits_stored=12)
+    assert np.all(raw == np.round(raw))
+    # Var = g^2 q + sigma^2 + 1/12 (rounding): electronic noise is not multiplied by the gain.
+    assert raw.var() == pytest.approx(g**2 * q + sigma**2 + 1 / 12, rel=0.02)
+    assert raw.mean() == pytest.approx(g * q + dark, rel=0.002)
+    # The converter saturates at 2^B - 1 and clips at 0.
+    bright = xray.simulate_exposure(np.full(1000, 5000.0), 1.0, 0.0, rng, bits_stored=12)
+    assert bright.max() == 4095 and np.all(bright == 4095)
+    negative = xray.simulate_exposure(np.zeros(1000), 1.0, 0.0, rng, read_noise_sd=5.0,
+                                      bits_stored=12)
+    assert negative.min() == 0.0
+    # The same seed gives the same frame; the noise-free mean is detector_response.
+    a = xray.simulate_exposure(np.full((4, 5), 10.0), 2.0, 1.0, 7, read_noise_sd=1.0)
+    np.testing.assert_array_equal(a, xray.simulate_exposure(np.full((4, 5), 10.0), 2.0, 1.0, 7,
+                                                            read_noise_sd=1.0))
+    many = xray.simulate_exposure(np.full((4000, 20), 50.0), 2.0, 1.0, rng)
+    np.testing.assert_allclose(many.mean(axis=0), xray.detector_response(50.0, 2.0, 1.0),
+                               rtol=0.01)
+
+
 @pytest.mark.formula("xray.flat-field")
 def test_flat_field_correction_recovers_the_signal_under_a_known_gain_map(rng):
     shape = (50, 60)
@@ -60,11 +99,13 @@ def test_residual_error_falls_with_the_number_of_averaged_flats(rng):
     raw = xray.detector_response(i0 * truth, gain, dark)          # noise-free patient image
     errors = []
     for n_frames in (1, 16):
-        frames = [noise.poisson_noise(gain * i0, rng) + dark for _ in range(n_frames)]
+        frames = [xray.simulate_exposure(np.full(shape, i0), gain, dark, rng)
+                  for _ in range(n_frames)]
         flat = np.mean(frames, axis=0)
         errors.append(np.std(xray.flat_field_correct(raw, flat, dark) - truth))
-    # One flat: relative noise 1/sqrt(G I0); sixteen: four times less.
-    expected_one = 0.5 / np.sqrt(i0) * np.sqrt(np.mean(1 / gain))
+    # One flat: relative noise 1/sqrt(I0) (quanta are counted before the gain); sixteen: four
+    # times less.
+    expected_one = 0.5 / np.sqrt(i0)
     assert errors[0] == pytest.approx(expected_one, rel=0.05)
     assert errors[0] / errors[1] == pytest.approx(4.0, rel=0.08)
 
@@ -148,6 +189,13 @@ BAD_CALLS = [
     (xray.pixel_spacing_mm, ([0.1, 0.1],), {}, TypeError, "Dataset"),
     (xray.simulate_detector, ((4, 4), None), {}, TypeError, "rng"),
     (xray.simulate_detector, ((4, 0), 1), {}, ValueError, "shape"),
+    (xray.simulate_exposure, ([-1.0], 1.0, 0.0, 0), {}, ValueError, "photons"),
+    (xray.simulate_exposure, ([1.0], 0.0, 0.0, 0), {}, ValueError, "gain"),
+    (xray.simulate_exposure, ([1.0], 1.0, 0.0, 0), {"read_noise_sd": -1.0}, ValueError,
+     "read_noise_sd"),
+    (xray.simulate_exposure, ([1.0], 1.0, 0.0, 0), {"bits_stored": 0}, ValueError, "bits_stored"),
+    (xray.simulate_exposure, (np.ones(3), np.ones(4), 0.0, 0), {}, ValueError, "broadcast"),
+    (xray.simulate_exposure, ([1.0], 1.0, 0.0, None), {}, TypeError, "rng"),
     (xray.minmax_normalize, (np.arange(10.0),), {"percentiles": (60, 40)}, ValueError,
      "percentiles"),
 ]
@@ -164,3 +212,5 @@ def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     assert_inputs_unchanged(xray.minmax_normalize, raw, percentiles=(5, 95))
     sv = rng.integers(0, 4096, (5, 5))
     assert_inputs_unchanged(xray.to_monochrome2, sv, "MONOCHROME1", 12)
+    assert_inputs_unchanged(xray.simulate_exposure, p * 100, gain, dark, 0, read_noise_sd=1.0,
+                            bits_stored=12)
