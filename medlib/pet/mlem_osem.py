@@ -133,6 +133,29 @@ def _ratio(counts, lam):
     return out
 
 
+def _angle_of_rows(y, m: int, n_subsets: int, n_angles) -> np.ndarray:
+    """The projection angle of every row of the system matrix, for angular subsets."""
+    if n_angles is None:
+        shape = np.shape(y)
+        if len(shape) == 2:
+            n_angles = shape[1]
+        elif n_subsets == 1:
+            n_angles = m
+        else:
+            raise ValueError(
+                "n_angles is needed to build angular subsets from a vector y: pass the number of "
+                "projection angles (rows are bin * n_angles + angle, as in system_matrix), or y "
+                "as a 2-D sinogram (n_bins, n_angles); for rows that are independent views pass "
+                "n_angles=M")
+    n_ang = as_int(n_angles, "n_angles", low=1, high=m)
+    if m % n_ang:
+        raise ValueError(f"n_angles ({n_ang}) must divide the number of rows of A ({m})")
+    if n_subsets > n_ang:
+        raise ValueError(f"n_subsets ({n_subsets}) must be <= n_angles ({n_ang}): each subset "
+                         "needs at least one angle")
+    return np.arange(m) % n_ang
+
+
 def mlem(y, A, n_iter: int, background=None, *, x0=None) -> tuple[np.ndarray, np.ndarray]:
     """Maximum-likelihood expectation-maximisation (MLEM) reconstruction.
 
@@ -203,8 +226,8 @@ def mlem(y, A, n_iter: int, background=None, *, x0=None) -> tuple[np.ndarray, np
     return x, history
 
 
-def osem(y, A, n_iter: int, n_subsets: int, background=None, *,
-         x0=None) -> tuple[np.ndarray, np.ndarray]:
+def osem(y, A, n_iter: int, n_subsets: int, background=None, *, x0=None,
+         n_angles: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Ordered-subsets expectation maximisation (OSEM).
 
     Parameters
@@ -214,9 +237,19 @@ def osem(y, A, n_iter: int, n_subsets: int, background=None, *,
     n_iter : int
         Number of iterations (>= 1); one iteration is one pass over all subsets.
     n_subsets : int
-        Number of subsets S (1 <= S <= M). Subset s holds the rows i with i mod S = s. With the
-        layout of :func:`system_matrix` (row = bin * n_angles + angle) and S dividing the number
-        of angles, that is every S-th angle starting at angle s: interleaved angular subsets.
+        Number of subsets S (1 <= S <= the number of angles). The subsets are interleaved
+        angles: angle a belongs to subset a mod S, so subset s holds every S-th angle starting
+        at angle s, with all the detector bins of each of its angles. When S does not divide
+        the number of angles the subsets differ in size by one angle (for 128 angles and S = 5:
+        three subsets of 26 angles and two of 25); nothing else changes.
+    n_angles : int, optional
+        Number of projection angles in the row layout of :func:`system_matrix`
+        (row i = bin * n_angles + angle, so angle = i mod n_angles); M must be a multiple of
+        it. Default: ``y.shape[1]`` when ``y`` is a 2-D sinogram (n_bins, n_angles). Required
+        when S > 1 and ``y`` is a vector, since the rows alone do not say which angle they
+        belong to. For a matrix whose rows are independent views, not in this layout, pass
+        ``n_angles=M``: every row is then its own "angle" and subset s holds the rows
+        i mod S = s.
 
     Returns
     -------
@@ -228,7 +261,9 @@ def osem(y, A, n_iter: int, n_subsets: int, background=None, *,
     Raises
     ------
     ValueError
-        As :func:`mlem`, or if ``n_subsets`` is out of range.
+        As :func:`mlem`; if ``n_subsets`` is out of range (below 1, above M or above the number
+        of angles); if ``n_angles`` is needed but not given (S > 1 and ``y`` a vector), or does
+        not divide M.
 
     Notes
     -----
@@ -242,6 +277,12 @@ def osem(y, A, n_iter: int, n_subsets: int, background=None, *,
     is not guaranteed to increase the likelihood and, with S > 1, ends in a limit cycle near
     (not at) the ML estimate. Pixels that a subset does not see keep their value in its update.
 
+    Subsets must be angular: a subset that held some bins of every angle would be a set of
+    parallel strips, not a set of views, and its backprojection would not spread the
+    correction over the image. The layout row = bin * n_angles + angle makes "rows i mod S"
+    angular only when S divides the number of angles, which is why the angles are counted
+    explicitly (``n_angles``).
+
     References
     ----------
     H. M. Hudson, R. S. Larkin, "Accelerated image reconstruction using ordered subsets of
@@ -251,10 +292,11 @@ def osem(y, A, n_iter: int, n_subsets: int, background=None, *,
     n_iter = as_int(n_iter, "n_iter", low=1)
     m = mat.shape[0]
     n_sub = as_int(n_subsets, "n_subsets", low=1, high=m)
+    angle = _angle_of_rows(y, m, n_sub, n_angles)
     subsets = []
     sens_all = np.zeros(j)
     for s in range(n_sub):
-        rows = np.arange(s, m, n_sub)
+        rows = np.flatnonzero(angle % n_sub == s)
         sub = mat[rows]
         sub_t = sub.T                     # CSC view: backprojection without a transposed copy
         sens = sub_t @ np.ones(rows.size)

@@ -120,7 +120,7 @@ def test_one_osem_sub_iteration_is_the_seeds_subset_update(rng):
     dense = A.toarray()
     x0 = np.where(dense.sum(axis=0) > 0, 1.0, 0.0)
     # With one iteration and four subsets the estimate is four sequential subset updates.
-    est, _ = pet.osem(y, A, 1, 4, x0=x0)
+    est, _ = pet.osem(y, A, 1, 4, x0=x0, n_angles=24)
     ref = x0.copy()
     for s in range(4):
         rows = np.arange(s, dense.shape[0], 4)
@@ -136,10 +136,48 @@ def test_one_osem_sub_iteration_is_the_seeds_subset_update(rng):
 def test_osem_progresses_about_s_times_faster_early_on(rng):
     A, x, r, y = _small_problem(rng, n=32, n_angles=32, counts=1e5)
     _, ll_m = pet.mlem(y, A, 16, r)
-    est_o, ll_o = pet.osem(y, A, 2, 8, r)
+    est_o, ll_o = pet.osem(y, A, 2, 8, r, n_angles=32)
     assert np.all(est_o >= 0)
     assert ll_o[2] > ll_m[8]          # 2 passes over 8 subsets beat 8 MLEM iterations
 
+
+
+@pytest.mark.formula("pet.osem")
+@pytest.mark.parametrize("n_subsets", [4, 7])
+def test_osem_subsets_are_interleaved_angles_even_when_s_does_not_divide_the_angles(n_subsets,
+                                                                                    rng):
+    # 30 angles: S = 4 and S = 7 do not divide them. The subsets must still be whole angles
+    # (every S-th angle), of near-equal size; rows i mod S would mix bins of different angles.
+    n, n_angles = 24, 30
+    A, _x, _, y = _small_problem(rng, n=n, n_angles=n_angles, background_fraction=0.0)
+    dense = A.toarray()
+    x0 = np.where(dense.sum(axis=0) > 0, 1.0, 0.0)
+    angle = np.arange(dense.shape[0]) % n_angles
+    sizes = [np.unique(angle[angle % n_subsets == s]).size for s in range(n_subsets)]
+    assert sum(sizes) == n_angles and max(sizes) - min(sizes) == 1
+    ref = x0.copy()
+    for s in range(n_subsets):
+        rows = np.flatnonzero(angle % n_subsets == s)        # all bins of angles s, s + S, ...
+        sub = dense[rows]
+        sens = sub.sum(axis=0)
+        proj = sub @ ref
+        upd = sub.T @ np.where(proj > 0, y[rows] / np.where(proj > 0, proj, 1), 0)
+        ref = np.where(sens > 0, ref * upd / np.where(sens > 0, sens, 1), ref)
+    est, _ = pet.osem(y, A, 1, n_subsets, x0=x0, n_angles=n_angles)
+    np.testing.assert_allclose(est, ref, rtol=1e-10)
+    # A 2-D sinogram says how many angles there are.
+    est_2d, _ = pet.osem(y.reshape(n, n_angles), A, 1, n_subsets, x0=x0)
+    np.testing.assert_allclose(est_2d, ref, rtol=1e-12)
+
+
+def test_osem_refuses_to_guess_the_angles_of_a_vector_sinogram(rng):
+    A, _x, r, y = _small_problem(rng, n=16, n_angles=10)
+    with pytest.raises(ValueError, match="n_angles"):
+        pet.osem(y, A, 1, 4, r)
+    # One subset needs no angles (it is MLEM); rows as independent views: n_angles = M.
+    est_1, _ = pet.osem(y, A, 2, 1, r)
+    np.testing.assert_allclose(est_1, pet.mlem(y, A, 2, r)[0], rtol=1e-12)
+    pet.osem(y, A, 1, 4, r, n_angles=A.shape[0])
 
 
 BAD_CALLS = [
@@ -155,6 +193,10 @@ BAD_CALLS = [
     (pet.osem, (np.ones(4), np.ones((4, 3)), 2, 0), {}, ValueError, "n_subsets"),
     (pet.osem, (np.ones(4), np.ones((4, 3)), 2, 5), {}, ValueError, "n_subsets"),
     (pet.osem, ([np.nan, 1, 1, 1], np.ones((4, 3)), 2, 2), {}, ValueError, "finite"),
+    (pet.osem, (np.ones(4), np.ones((4, 3)), 2, 2), {}, ValueError, "n_angles"),
+    (pet.osem, (np.ones(4), np.ones((4, 3)), 2, 2), {"n_angles": 3}, ValueError, "n_angles"),
+    (pet.osem, (np.ones(4), np.ones((4, 3)), 2, 3), {"n_angles": 2}, ValueError, "n_subsets"),
+    (pet.osem, (np.ones((2, 2)), np.ones((4, 3)), 2, 3), {}, ValueError, "n_subsets"),
 ]
 
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
@@ -164,9 +206,9 @@ def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     A, x, r, y = _small_problem(rng, n=16, n_angles=8)
     A_before = A.copy()
     assert_inputs_unchanged(pet.mlem, y, A.toarray(), 3, r)
-    assert_inputs_unchanged(pet.osem, y, A.toarray(), 2, 2, r)
+    assert_inputs_unchanged(pet.osem, y, A.toarray(), 2, 2, r, n_angles=8)
     pet.mlem(y, A, 3, r)
-    pet.osem(y, A, 2, 2, r)
+    pet.osem(y, A, 2, 2, r, n_angles=8)
     assert_inputs_unchanged(pet.log_likelihood, y, A @ x + r)
     assert (A != A_before).nnz == 0
 
