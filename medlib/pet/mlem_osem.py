@@ -197,16 +197,26 @@ def mlem(y, A, n_iter: int, background=None, *, x0=None) -> tuple[np.ndarray, np
 
     which is the seed's update when r = 0. Each iteration is one forward projection (A x), one
     division and one backprojection (A^T, kept as a transposed CSR matrix so that both products
-    are fast row-wise gathers). Multiplicative updates keep x >= 0, and each iteration increases
-    the log-likelihood (an EM algorithm), converging to the maximum-likelihood estimate
-    (:formula:`pet.mle`). Noise grows with the iterations, since the ML estimate of noisy data is
-    itself noisy: stop early or regularise.
+    are fast row-wise gathers). Multiplicative updates keep x >= 0.
+
+    The update is the EM algorithm for Poisson data (derived in ``mlem-osem.ipynb``): with the
+    complete data z_ij ~ Poisson(a_ij x_j) (counts of bin i from pixel j) and z_i0 ~ Poisson(r_i),
+    the E-step assigns E[z_ij | y] = y_i a_ij x_j / lambda_i, and the M-step maximises the
+    expected complete-data log-likelihood Q, which gives x_j = sum_i E[z_ij | y] / s_j. Since Q
+    minorises log L and touches it at the current estimate, each iteration increases the
+    log-likelihood; the iterates converge to the maximum-likelihood estimate
+    (:formula:`pet.mle`), whose fixed-point (KKT) conditions the update encodes. Noise grows
+    with the iterations, since the ML estimate of noisy data is itself noisy: stop early,
+    smooth afterwards or regularise.
 
     References
     ----------
     L. A. Shepp, Y. Vardi, "Maximum likelihood reconstruction for emission tomography", IEEE
     Trans. Med. Imaging 1(2):113, 1982. K. Lange, R. Carson, "EM reconstruction algorithms for
     emission and transmission tomography", J. Comput. Assist. Tomogr. 8(2):306, 1984.
+    A. P. Dempster, N. M. Laird, D. B. Rubin, "Maximum likelihood from incomplete data via the EM
+    algorithm", J. R. Stat. Soc. B 39(1):1, 1977. Y. Vardi, L. A. Shepp, L. Kaufman, "A
+    statistical model for positron emission tomography", J. Am. Stat. Assoc. 80(389):8, 1985.
     """
     mat, counts, r, j = _em_setup(y, A, background, x0)
     n_iter = as_int(n_iter, "n_iter", low=1)

@@ -86,6 +86,30 @@ def test_em_update_with_background_has_r_in_the_denominator(rng):
     assert without_r.sum() > with_r.sum() * 1.05
 
 
+@pytest.mark.formula("pet.em-background")
+def test_mlem_step_is_the_em_m_step_and_its_q_minorises_the_log_likelihood(rng):
+    # EM for Poisson data: E[z_ij | y] = y_i a_ij x_j / lambda_i; the M-step is sum_i z_ij / s_j,
+    # the maximiser of Q(x | x_k), and Q(x | x_k) - Q(x_k | x_k) <= log L(x) - log L(x_k).
+    A = rng.uniform(0, 1, (15, 5)) * (rng.random((15, 5)) < 0.7)
+    r = np.full(15, 0.3)
+    y = rng.poisson(A @ rng.uniform(1, 5, 5) + r).astype(float)
+    x_k = rng.uniform(0.5, 4.0, 5)
+    lam = A @ x_k + r
+    z = y[:, None] * A * x_k[None, :] / lam[:, None]
+    step, _ = pet.mlem(y, A, 1, r, x0=x_k)
+    np.testing.assert_allclose(step, z.sum(axis=0) / A.sum(axis=0), rtol=1e-12)
+
+    def q_gain(x):
+        return np.sum(z * np.log(x / x_k)) - np.sum(A @ (x - x_k))
+
+    opt = optimize.minimize(lambda v: -q_gain(v), x_k, method="L-BFGS-B",
+                            bounds=[(1e-9, None)] * 5, options={"ftol": 1e-14, "gtol": 1e-12})
+    np.testing.assert_allclose(opt.x, step, rtol=1e-4)
+    ll_k = pet.log_likelihood(y, lam)
+    for x in rng.uniform(0.05, 10.0, (500, 5)):
+        assert pet.log_likelihood(y, A @ x + r) - ll_k >= q_gain(x) - 1e-9
+
+
 @pytest.mark.formula("pet.mle")
 def test_mlem_converges_to_the_maximum_likelihood_estimate(rng):
     # A small, well-posed problem (more data than unknowns) solved also by L-BFGS-B.
