@@ -88,12 +88,12 @@ def main(argv=None) -> int:
 
     # --- 2. OSEM vs MLEM ---------------------------------------------------------------------
     best_ml, med_ml, (_, ll_ml) = _timed(lambda: pet.mlem(y, A, 80, r), reps)
-    _, ll_probe = pet.osem(y, A, 30, 8, r)
+    _, ll_probe = pet.osem(y, A, 30, 8, r, n_angles=n_angles)
     k = int(np.argmax(ll_probe >= ll_ml[-1]))
     if ll_probe[k] < ll_ml[-1]:
         print("OSEM did not reach the MLEM log-likelihood in 30 iterations")
         return 1
-    best_os, med_os, (_, ll_os) = _timed(lambda: pet.osem(y, A, k, 8, r), reps)
+    best_os, med_os, (_, ll_os) = _timed(lambda: pet.osem(y, A, k, 8, r, n_angles=n_angles), reps)
     print("\n2. OSEM (8 subsets) to the log-likelihood of 80 MLEM iterations")
     print(f"   MLEM 80 iterations : {best_ml:6.3f} s (median {med_ml:.3f}), log L {ll_ml[-1]:.1f}")
     print(f"   OSEM {k:2d} iterations : {best_os:6.3f} s (median {med_os:.3f}), log L {ll_os[-1]:.1f}")

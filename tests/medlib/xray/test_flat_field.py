@@ -1,70 +1,15 @@
-"""medlib.xray against closed forms, scikit-image, pydicom and medlib.ct's projector."""
+"""medlib.xray.flat_field against closed forms, scikit-image and pydicom."""
 from __future__ import annotations
 
 import numpy as np
 import pydicom
 import pytest
+from helpers import bad_input_test
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_presentation_lut
 from skimage.exposure import rescale_intensity
 
-from medlib import ct, data, noise, xray
-
-
-@pytest.mark.formula("xray.transmission")
-def test_transmission_is_exponential_and_inverted_by_the_log_transform(rng):
-    p = rng.uniform(0, 5, 200)
-    intensity = xray.transmission(p, 5e4)
-    np.testing.assert_allclose(intensity, 5e4 * np.exp(-p), rtol=1e-14)
-    np.testing.assert_allclose(ct.log_transform(intensity, 5e4), p, atol=1e-12)
-    assert xray.transmission(0.0) == 1.0
-
-
-@pytest.mark.formula("xray.transmission")
-def test_transmission_of_a_line_integral_equals_lambert_beer_along_the_ray(rng):
-    mu = rng.uniform(0, 0.4, size=(6, 80))
-    np.testing.assert_allclose(xray.transmission(ct.line_integral(mu, 0.25), 100.0),
-                               ct.attenuate(100.0, mu, 0.25), rtol=1e-14)
-
-
-@pytest.mark.formula("xray.brightness")
-def test_slab_transmission_halves_at_the_half_value_layer():
-    mu = ct.attenuation_coefficient("bone", 60)
-    hvl = np.log(2) / mu
-    assert xray.slab_transmission(mu, hvl) == pytest.approx(0.5, rel=1e-14)
-    assert xray.slab_transmission(mu, 3 * hvl, 8.0) == pytest.approx(1.0, rel=1e-14)
-    d = np.linspace(0, 10, 11)
-    values = xray.slab_transmission(mu, d)
-    assert np.all(np.diff(values) < 0)            # thicker: darker detector
-    denser = xray.slab_transmission(2 * mu, d)
-    assert np.all(denser[1:] < values[1:])       # more attenuating: darker detector
-
-
-@pytest.mark.formula("xray.drr")
-def test_drr_through_a_water_sphere_is_its_chord_length():
-    n, spacing = 64, 2.0                            # mm
-    z, y, x = np.mgrid[:n, :n, :n] - n // 2
-    radius_vox = 20
-    hu = np.where(x**2 + y**2 + z**2 <= radius_vox**2, 0.0, -1000.0)
-    mu_w = ct.attenuation_coefficient("water", 60)
-    p = xray.drr(hu, spacing, axis=1, mu_water_per_cm=mu_w)
-    assert p.shape == (n, n)
-    # Through the centre: 2 R of water (in cm); the voxelised chord has 2 R + 1 voxels.
-    assert p[n // 2, n // 2] == pytest.approx((2 * radius_vox + 1) * spacing / 10 * mu_w)
-    assert p[0, 0] == 0.0                           # air (and -1000 clipping) is transparent
-
-
-@pytest.mark.formula("xray.drr")
-def test_drr_is_a_single_angle_radon_transform(rng):
-    # Each slice of a (z, y, x) volume projected along y equals ct.radon at theta = 0.
-    n = 40
-    inside = ct.circle_mask(n)
-    hu = np.where(inside[None], rng.uniform(-1000, 1500, (5, n, n)), -1000.0)
-    mu_w = 0.2
-    p = xray.drr(hu, 1.5, axis=1, mu_water_per_cm=mu_w)
-    mu = ct.mu_from_hu(hu, mu_w) * 0.15             # mu per voxel step (cm)
-    for k in range(5):
-        np.testing.assert_allclose(p[k], ct.radon(mu[k], [0.0])[:, 0], rtol=1e-9, atol=1e-12)
+from medlib import data, xray
 
 
 @pytest.mark.formula("xray.detector-model")
@@ -92,6 +37,45 @@ def test_simulated_detector_has_the_requested_statistics():
     assert striped[0].std() == pytest.approx(0.05, rel=0.2)
 
 
+@pytest.mark.formula("xray.detector-model")
+@pytest.mark.parametrize("g", [0.5, 4.0])
+def test_exposure_counts_quanta_before_the_gain_so_variance_is_gain_times_mean(g, rng):
+    # Poisson(q) quanta, then gain: Var(raw - D) = g^2 q = g * mean. Gain before counting,
+    # Poisson(g q), would give Var = mean: this test fails for that order.
+    q, dark = 400.0, 100.0
+    raw = xray.simulate_exposure(np.full(200_000, q), g, dark, rng)
+    signal = raw - dark
+    assert signal.mean() == pytest.approx(g * q, rel=0.005)
+    assert signal.var() / signal.mean() == pytest.approx(g, rel=0.02)
+    # With gain 4 the counted quanta are multiples of 4 raw units: the gain comes after counting.
+    if g == 4.0:
+        assert np.all(np.mod(signal, 4.0) == 0)
+
+
+@pytest.mark.formula("xray.detector-model")
+def test_exposure_adds_electronic_noise_after_the_gain_and_then_digitises(rng):
+    q, g, dark, sigma = 300.0, 3.0, 50.0, 8.0
+    raw = xray.simulate_exposure(np.full(200_000, q), g, dark, rng, read_noise_sd=sigma,
+                                 bits_stored=12)
+    assert np.all(raw == np.round(raw))
+    # Var = g^2 q + sigma^2 + 1/12 (rounding): electronic noise is not multiplied by the gain.
+    assert raw.var() == pytest.approx(g**2 * q + sigma**2 + 1 / 12, rel=0.02)
+    assert raw.mean() == pytest.approx(g * q + dark, rel=0.002)
+    # The converter saturates at 2^B - 1 and clips at 0.
+    bright = xray.simulate_exposure(np.full(1000, 5000.0), 1.0, 0.0, rng, bits_stored=12)
+    assert bright.max() == 4095 and np.all(bright == 4095)
+    negative = xray.simulate_exposure(np.zeros(1000), 1.0, 0.0, rng, read_noise_sd=5.0,
+                                      bits_stored=12)
+    assert negative.min() == 0.0
+    # The same seed gives the same frame; the noise-free mean is detector_response.
+    a = xray.simulate_exposure(np.full((4, 5), 10.0), 2.0, 1.0, 7, read_noise_sd=1.0)
+    np.testing.assert_array_equal(a, xray.simulate_exposure(np.full((4, 5), 10.0), 2.0, 1.0, 7,
+                                                            read_noise_sd=1.0))
+    many = xray.simulate_exposure(np.full((4000, 20), 50.0), 2.0, 1.0, rng)
+    np.testing.assert_allclose(many.mean(axis=0), xray.detector_response(50.0, 2.0, 1.0),
+                               rtol=0.01)
+
+
 @pytest.mark.formula("xray.flat-field")
 def test_flat_field_correction_recovers_the_signal_under_a_known_gain_map(rng):
     shape = (50, 60)
@@ -115,11 +99,13 @@ def test_residual_error_falls_with_the_number_of_averaged_flats(rng):
     raw = xray.detector_response(i0 * truth, gain, dark)          # noise-free patient image
     errors = []
     for n_frames in (1, 16):
-        frames = [noise.poisson_noise(gain * i0, rng) + dark for _ in range(n_frames)]
+        frames = [xray.simulate_exposure(np.full(shape, i0), gain, dark, rng)
+                  for _ in range(n_frames)]
         flat = np.mean(frames, axis=0)
         errors.append(np.std(xray.flat_field_correct(raw, flat, dark) - truth))
-    # One flat: relative noise 1/sqrt(G I0); sixteen: four times less.
-    expected_one = 0.5 / np.sqrt(i0) * np.sqrt(np.mean(1 / gain))
+    # One flat: relative noise 1/sqrt(I0) (quanta are counted before the gain); sixteen: four
+    # times less.
+    expected_one = 0.5 / np.sqrt(i0)
     assert errors[0] == pytest.approx(expected_one, rel=0.05)
     assert errors[0] / errors[1] == pytest.approx(4.0, rel=0.08)
 
@@ -188,52 +174,37 @@ def test_pixel_spacing_is_unknown_for_the_real_radiograph():
 
 
 BAD_CALLS = [
-    (xray.transmission, ([-0.1],), ValueError, "p"),
-    (xray.transmission, ([0.1], -1.0), ValueError, "i0"),
-    (xray.slab_transmission, (0.2, -1.0), ValueError, "thickness_cm"),
-    (xray.slab_transmission, (-0.2, 1.0), ValueError, "mu_per_cm"),
-    (xray.drr, (np.zeros((4, 4)), 1.0), TypeError, "axis"),
-    (xray.detector_response, ([1.0], [0.0], [0.0]), ValueError, "gain"),
-    (xray.detector_response, ([-1.0], [1.0], [0.0]), ValueError, "signal"),
-    (xray.detector_response, (np.ones(3), np.ones(4), 0.0), ValueError, "broadcast"),
-    (xray.flat_field_correct, (np.ones(4), np.full(4, 5.0), np.full(4, 5.0)), ValueError,
+    (xray.detector_response, ([1.0], [0.0], [0.0]), {}, ValueError, "gain"),
+    (xray.detector_response, ([-1.0], [1.0], [0.0]), {}, ValueError, "signal"),
+    (xray.detector_response, (np.ones(3), np.ones(4), 0.0), {}, ValueError, "broadcast"),
+    (xray.flat_field_correct, (np.ones(4), np.full(4, 5.0), np.full(4, 5.0)), {}, ValueError,
      "flat must exceed dark"),
-    (xray.flat_field_correct, (np.ones(4), np.ones(3), 0.0), ValueError, "broadcast"),
-    (xray.flat_field_correct, (np.ones(4), [2.0, np.nan, 2, 2], 0.0), ValueError, "finite"),
-    (xray.minmax_normalize, (np.full((3, 3), 7.0),), ValueError, "constant"),
-    (xray.to_monochrome2, ([1, 2], "RGB", 8), ValueError, "photometric"),
-    (xray.to_monochrome2, ([1, 300], "MONOCHROME1", 8), ValueError, "pixels"),
-    (xray.to_monochrome2, ([-1, 2], "MONOCHROME1", 8), ValueError, "pixels"),
-    (xray.to_monochrome2, ([1, 2], "MONOCHROME1", 0), ValueError, "bits_stored"),
-    (xray.pixel_spacing_mm, ([0.1, 0.1],), TypeError, "Dataset"),
-    (xray.simulate_detector, ((4, 4), None), TypeError, "rng"),
-    (xray.simulate_detector, ((4, 0), 1), ValueError, "shape"),
+    (xray.flat_field_correct, (np.ones(4), np.ones(3), 0.0), {}, ValueError, "broadcast"),
+    (xray.flat_field_correct, (np.ones(4), [2.0, np.nan, 2, 2], 0.0), {}, ValueError, "finite"),
+    (xray.minmax_normalize, (np.full((3, 3), 7.0),), {}, ValueError, "constant"),
+    (xray.to_monochrome2, ([1, 2], "RGB", 8), {}, ValueError, "photometric"),
+    (xray.to_monochrome2, ([1, 300], "MONOCHROME1", 8), {}, ValueError, "pixels"),
+    (xray.to_monochrome2, ([-1, 2], "MONOCHROME1", 8), {}, ValueError, "pixels"),
+    (xray.to_monochrome2, ([1, 2], "MONOCHROME1", 0), {}, ValueError, "bits_stored"),
+    (xray.pixel_spacing_mm, ([0.1, 0.1],), {}, TypeError, "Dataset"),
+    (xray.simulate_detector, ((4, 4), None), {}, TypeError, "rng"),
+    (xray.simulate_detector, ((4, 0), 1), {}, ValueError, "shape"),
+    (xray.simulate_exposure, ([-1.0], 1.0, 0.0, 0), {}, ValueError, "photons"),
+    (xray.simulate_exposure, ([1.0], 0.0, 0.0, 0), {}, ValueError, "gain"),
+    (xray.simulate_exposure, ([1.0], 1.0, 0.0, 0), {"read_noise_sd": -1.0}, ValueError,
+     "read_noise_sd"),
+    (xray.simulate_exposure, ([1.0], 1.0, 0.0, 0), {"bits_stored": 0}, ValueError, "bits_stored"),
+    (xray.simulate_exposure, (np.ones(3), np.ones(4), 0.0, 0), {}, ValueError, "broadcast"),
+    (xray.simulate_exposure, ([1.0], 1.0, 0.0, None), {}, TypeError, "rng"),
+    (xray.minmax_normalize, (np.arange(10.0),), {"percentiles": (60, 40)}, ValueError,
+     "percentiles"),
 ]
 
-
-@pytest.mark.parametrize("func, args, error, match", BAD_CALLS,
-                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(BAD_CALLS)])
-def test_bad_input_raises_a_clear_error(func, args, error, match):
-    with pytest.raises(error, match=match):
-        func(*args)
-
-
-def test_drr_and_minmax_keyword_errors():
-    with pytest.raises(ValueError, match="hu"):
-        xray.drr(np.zeros((4, 4)), 1.0, axis=0, mu_water_per_cm=0.2)
-    with pytest.raises(ValueError, match="mu_water_per_cm"):
-        xray.drr(np.zeros((4, 4, 4)), 1.0, axis=0, mu_water_per_cm=0.0)
-    with pytest.raises(ValueError, match="spacing_mm"):
-        xray.drr(np.zeros((4, 4, 4)), 0.0, axis=0, mu_water_per_cm=0.2)
-    with pytest.raises(ValueError, match="percentiles"):
-        xray.minmax_normalize(np.arange(10.0), percentiles=(60, 40))
+test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
-    hu = rng.uniform(-1200, 1500, (4, 6, 5))
-    assert_inputs_unchanged(xray.drr, hu, 1.0, axis=2, mu_water_per_cm=0.2)
     p = rng.uniform(0, 3, (6, 5))
-    assert_inputs_unchanged(xray.transmission, p, 10.0)
     gain, dark = xray.simulate_detector((6, 5), rng)
     raw = assert_inputs_unchanged(xray.detector_response, p, gain, dark)
     flat = gain * 10 + dark
@@ -241,4 +212,5 @@ def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     assert_inputs_unchanged(xray.minmax_normalize, raw, percentiles=(5, 95))
     sv = rng.integers(0, 4096, (5, 5))
     assert_inputs_unchanged(xray.to_monochrome2, sv, "MONOCHROME1", 12)
-    assert_inputs_unchanged(xray.slab_transmission, p / 10, p)
+    assert_inputs_unchanged(xray.simulate_exposure, p * 100, gain, dark, 0, read_noise_sd=1.0,
+                            bits_stored=12)

@@ -1,155 +1,26 @@
-"""Projection radiography: transmission, digitally reconstructed radiographs, the detector's
-response, flat-field correction and display.
+"""The detector's response and noise, flat-field correction and display of a radiograph.
 
-Taught in ``chapters/xray/`` (sections 7.1 and 7.2 of the key formulas): ``projection.ipynb``
-(a radiograph is a single-angle Radon transform; a DRR from a real chest CT) and
-``flat-field.ipynb`` (gain and dark current, flat-field correction, normalisation for display,
-a real MONOCHROME1 chest radiograph). The attenuation formulas themselves (Lambert-Beer, the log
-transform, the line integral) live in :mod:`medlib.ct`, where section 3.1 derives them.
+Taught in ``chapters/xray/flat-field.ipynb`` (section 7.2 of the key formulas): gain and dark
+signal, a simulated flat panel, flat-field correction, normalisation for display, a real
+MONOCHROME1 chest radiograph and its pixel spacing.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import ct
-from ._validate import as_array, as_choice, as_int, as_rng, as_scalar
+from .. import noise
+from .._validate import as_array, as_choice, as_int, as_rng, as_scalar
 
 __all__ = [
     "detector_response",
-    "drr",
     "flat_field_correct",
     "minmax_normalize",
     "pixel_spacing_mm",
     "simulate_detector",
-    "slab_transmission",
+    "simulate_exposure",
     "to_monochrome2",
-    "transmission",
 ]
 
-
-# ---------------------------------------------------------------------------------------------
-# 7.1 Projection model
-# ---------------------------------------------------------------------------------------------
-
-def transmission(p, i0=1.0) -> np.ndarray:
-    """Intensity reaching the detector for a line integral p: I = I0 exp(-p).
-
-    Parameters
-    ----------
-    p : array_like
-        Line integrals of the attenuation (dimensionless, >= 0), e.g. a DRR.
-    i0 : float or array_like, optional
-        Unattenuated intensity (>= 0), broadcast against ``p`` (default 1: the transmitted
-        fraction).
-
-    Returns
-    -------
-    numpy.ndarray
-        I in the unit of ``i0``.
-
-    Raises
-    ------
-    ValueError
-        If ``p`` or ``i0`` is negative or not finite.
-
-    Notes
-    -----
-    :formula:`xray.transmission` -- Lambert-Beer (formula ct.beer-lambert) written with the
-    line integral; :func:`medlib.ct.log_transform` inverts it.
-    """
-    pp = as_array(p, "p")
-    if np.any(pp < 0):
-        raise ValueError("p must be >= 0 (a line integral of attenuation)")
-    i_0 = as_array(i0, "i0")
-    if np.any(i_0 < 0):
-        raise ValueError("i0 must be >= 0")
-    return i_0 * np.exp(-pp)
-
-
-def slab_transmission(mu_per_cm, thickness_cm, i0=1.0) -> np.ndarray:
-    """Intensity behind a uniform slab: I = I0 exp(-mu d).
-
-    Parameters
-    ----------
-    mu_per_cm : array_like
-        Linear attenuation coefficient of the slab material (1/cm, >= 0).
-    thickness_cm : array_like
-        Slab thickness d along the ray (cm, >= 0); broadcast against ``mu_per_cm``.
-    i0 : float or array_like, optional
-        Unattenuated intensity (default 1).
-
-    Returns
-    -------
-    numpy.ndarray
-        I, falling exponentially with both mu and d: each half-value layer
-        d_1/2 = ln 2 / mu halves it.
-
-    Raises
-    ------
-    ValueError
-        If an argument is negative or not finite.
-
-    Notes
-    -----
-    :formula:`xray.brightness` -- the special case of a constant mu along the ray, where the
-    line integral is mu d. This is the *detected* intensity; a radiograph is displayed with
-    high attenuation bright (bone white), i.e. inverted.
-    """
-    mu = as_array(mu_per_cm, "mu_per_cm")
-    d = as_array(thickness_cm, "thickness_cm")
-    if np.any(mu < 0):
-        raise ValueError("mu_per_cm must be >= 0")
-    if np.any(d < 0):
-        raise ValueError("thickness_cm must be >= 0")
-    return transmission(mu * d, i0)
-
-
-def drr(hu, spacing_mm: float, *, axis: int, mu_water_per_cm: float) -> np.ndarray:
-    """Digitally reconstructed radiograph: parallel-beam line integrals through a CT volume.
-
-    Parameters
-    ----------
-    hu : array_like, 3D
-        CT volume in Hounsfield units, in any axis order.
-    spacing_mm : float
-        Voxel size along ``axis`` in mm (> 0).
-    axis : int
-        The axis the rays run along (e.g. the anterior-posterior axis for a frontal view).
-    mu_water_per_cm : float
-        Attenuation of water at the beam's effective energy (1/cm, > 0), e.g.
-        ``ct.attenuation_coefficient("water", 60)``.
-
-    Returns
-    -------
-    numpy.ndarray, 2D
-        p = sum_j mu_j * spacing (dimensionless), the volume's shape without ``axis``. Pass it
-        to :func:`transmission` for the detected intensity.
-
-    Raises
-    ------
-    ValueError
-        If ``hu`` is not 3D and finite, or a scalar argument is out of range.
-
-    Notes
-    -----
-    :formula:`xray.drr`. HU are converted to mu with formula ct.hu solved for mu, after
-    clipping at -1000 HU (values below are padding outside the scan field, not negative
-    attenuation). The conversion uses one effective energy for all tissues, so bone is
-    approximate (its mu/rho falls faster with energy than water's), and the beam is parallel,
-    not the cone of a real X-ray tube. Along a volume axis the projection is the single-angle
-    Radon transform at theta = 0 or pi/2 (see :func:`medlib.ct.radon`).
-    """
-    vol = as_array(hu, "hu", ndim=3)
-    ds = as_scalar(spacing_mm, "spacing_mm", low=0.0, low_inclusive=False)
-    ax = as_int(axis, "axis", low=-3, high=2)
-    mw = as_scalar(mu_water_per_cm, "mu_water_per_cm", low=0.0, low_inclusive=False)
-    mu = ct.mu_from_hu(np.maximum(vol, -1000.0), mw)
-    return ct.line_integral(np.maximum(mu, 0.0), ds / 10.0, axis=ax)
-
-
-# ---------------------------------------------------------------------------------------------
-# 7.2 Detector response and flat-field correction
-# ---------------------------------------------------------------------------------------------
 
 def detector_response(signal, gain, dark) -> np.ndarray:
     """Raw detector reading: I_raw = G * I_signal + D, pixel by pixel.
@@ -175,8 +46,8 @@ def detector_response(signal, gain, dark) -> np.ndarray:
 
     Notes
     -----
-    :formula:`xray.detector-model`. Noise is not part of the model: add it with
-    :mod:`medlib.noise` (Poisson for the quanta, Gaussian for the read-out).
+    :formula:`xray.detector-model`, the noise-free mean. For a noisy frame use
+    :func:`simulate_exposure`, which draws the quanta *before* applying the gain.
     """
     s = as_array(signal, "signal")
     g = as_array(gain, "gain")
@@ -241,6 +112,86 @@ def simulate_detector(shape, rng, *, pixel_gain_sd: float = 0.05,
     gain = np.clip(smooth * column * pixel, 0.05, None)
     dark = np.clip(dm + dsd * gen.standard_normal((rows, cols)), 0.0, None)
     return gain, dark
+
+
+def simulate_exposure(photons, gain, dark, rng, *, read_noise_sd: float = 0.0,
+                      bits_stored: int | None = None) -> np.ndarray:
+    """One noisy raw frame, in the order a detector makes it: count, convert, add, digitise.
+
+    Parameters
+    ----------
+    photons : array_like
+        Expected number of X-ray quanta absorbed in each pixel (>= 0), e.g. ``I0 * transmission``.
+    gain : array_like
+        Conversion gain G of each pixel (> 0): raw units per absorbed quantum (a map from
+        :func:`simulate_detector` times the panel's mean conversion gain), broadcast against
+        ``photons``.
+    dark : array_like
+        Dark signal D (offset and dark current) in raw units, broadcast against ``photons``.
+    rng : numpy.random.Generator or int
+        Source of randomness.
+    read_noise_sd : float, optional
+        Standard deviation sigma_e of the electronic (read-out) noise, raw units (>= 0,
+        default 0).
+    bits_stored : int, optional
+        If given (1-32), the analogue-to-digital converter: round to integers and clip to
+        [0, 2^B - 1] (saturation). Default: no digitisation, float output.
+
+    Returns
+    -------
+    numpy.ndarray
+        The raw frame, shape of the broadcast inputs.
+
+    Raises
+    ------
+    ValueError
+        If ``photons`` < 0, ``gain`` <= 0, ``read_noise_sd`` < 0, ``bits_stored`` is out of
+        range, or shapes do not broadcast.
+    TypeError
+        If ``rng`` is not a generator or seed.
+
+    Notes
+    -----
+    :formula:`xray.detector-model` with its noise, in the physical order:
+
+    1. photons: the number of absorbed quanta is n ~ Poisson(q) (:func:`medlib.noise.poisson_noise`);
+    2. conversion and gain: G n (each quantum becomes G raw units, on average);
+    3. electronics: + D + e, e ~ Normal(0, sigma_e^2);
+    4. digitisation: round and clip to the converter's range.
+
+    Hence mean G q + D and variance G^2 q + sigma_e^2 (+ 1/12 from rounding): after the dark is
+    subtracted, Var = G * mean + sigma_e^2. Applying the gain before the Poisson draw,
+    Poisson(G q), would give Var = mean, as if every raw unit were a counted quantum: it
+    misstates the noise by the factor G and makes the image's SNR depend on the gain map,
+    whereas the SNR of a quantum-limited detector is sqrt(q) whatever its gain.
+
+    References
+    ----------
+    J. T. Bushberg et al., *The Essential Physics of Medical Imaging*, 3rd ed., 2012: ch. 4
+    (image quality, quantum noise) and ch. 7 (radiography, flat-panel detectors).
+    """
+    q = as_array(photons, "photons")
+    if np.any(q < 0):
+        raise ValueError("photons must be >= 0 (an expected number of quanta)")
+    g = as_array(gain, "gain")
+    if np.any(g <= 0):
+        raise ValueError("gain must be > 0 at every pixel")
+    d = as_array(dark, "dark")
+    sigma = as_scalar(read_noise_sd, "read_noise_sd", low=0.0)
+    bits = None if bits_stored is None else as_int(bits_stored, "bits_stored", low=1, high=32)
+    try:
+        shape = np.broadcast_shapes(q.shape, g.shape, d.shape)
+    except ValueError:
+        raise ValueError(f"photons {q.shape}, gain {g.shape} and dark {d.shape} must "
+                         "broadcast to one shape") from None
+    gen = as_rng(rng)
+    quanta = noise.poisson_noise(np.broadcast_to(q, shape), gen)      # 1. counting
+    raw = g * quanta + d                                               # 2. gain, dark signal
+    if sigma > 0:
+        raw = raw + sigma * gen.standard_normal(shape)                 # 3. electronic noise
+    if bits is not None:
+        raw = np.clip(np.round(raw), 0.0, float(2**bits - 1))         # 4. digitisation
+    return raw
 
 
 def flat_field_correct(raw, flat, dark) -> np.ndarray:
