@@ -7,8 +7,8 @@ import tomllib
 from pathlib import Path
 from queue import Empty
 
-import pytest
 import course_sphinx as ext
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 

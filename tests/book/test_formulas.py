@@ -7,10 +7,9 @@ import json
 from contextlib import redirect_stdout
 from pathlib import Path
 
+import formulas
 import nbformat
 import pytest
-
-import formulas
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "formulas.tsv"
