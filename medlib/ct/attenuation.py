@@ -203,7 +203,7 @@ def log_transform(intensity, i0, *, floor: float | None = None) -> np.ndarray:
     return -np.log(np.maximum(counts, f) / i_0)
 
 
-def log_variance(p, i0) -> np.ndarray:
+def log_variance(p, i0, *, order: int = 1) -> np.ndarray:
     """Variance of a log-transformed Poisson count: Var(p_hat) ~ exp(p) / I0.
 
     Parameters
@@ -212,23 +212,37 @@ def log_variance(p, i0) -> np.ndarray:
         True line integrals (dimensionless, >= 0).
     i0 : float or array_like
         Expected unattenuated counts per detector element (> 0).
+    order : {1, 2}, optional
+        Order of the delta-method expansion in 1 / E[I] (default 1, the formula of the book).
 
     Returns
     -------
     numpy.ndarray
-        The first-order (delta-method) variance 1 / E[I] = exp(p) / I0 of -ln(I / I0) when
-        I ~ Poisson(I0 exp(-p)).
+        The variance of p_hat = -ln(I / I0) when I ~ Poisson(m), m = E[I] = I0 exp(-p):
+        1 / m = exp(p) / I0 to first order, 1 / m + 3 / (2 m^2) to second order.
 
     Raises
     ------
     ValueError
-        If ``p`` < 0 or ``i0`` <= 0.
+        If ``p`` < 0, ``i0`` <= 0 or ``order`` is not 1 or 2.
 
     Notes
     -----
     :formula:`ct.log-variance`. The variance grows exponentially with the attenuation: each
     extra 0.69 of p (one half-value layer) doubles it. The approximation needs E[I] >> 1;
     near zero counts the log transform is not even defined (see :func:`log_transform`).
+
+    Second order: write I = m (1 + e), so E[e] = 0, E[e^2] = 1/m, E[e^3] = 1/m^2 and
+    E[e^4] = 3/m^2 + 1/m^3 (the central moments of a Poisson variable are m, m and
+    3 m^2 + m), and every higher moment is O(m^-3). Then ln I - ln m = e - e^2/2 + e^3/3 - ...,
+    whose mean is -1/(2m) + O(m^-2) and whose second moment is
+    E[e^2] - E[e^3] + (1/4 + 2/3) E[e^4] + O(m^-3) = 1/m - 1/m^2 + 11/(4 m^2) + O(m^-3), so
+
+        Var(ln I) = 1/m + 7/(4 m^2) - 1/(4 m^2) + O(m^-3) = 1/m + 3/(2 m^2) + O(m^-3).
+
+    At m = 25 counts the second-order term adds 6 % to the first-order variance. The tests
+    check it against the exact variance (a sum over the Poisson distribution) and against a
+    simulation.
     """
     pp = as_array(p, "p")
     if np.any(pp < 0):
@@ -236,7 +250,12 @@ def log_variance(p, i0) -> np.ndarray:
     i_0 = as_array(i0, "i0")
     if np.any(i_0 <= 0):
         raise ValueError("i0 must be > 0")
-    return np.exp(pp) / i_0
+    if isinstance(order, bool) or order not in (1, 2):
+        raise ValueError(f"order must be 1 or 2, got {order!r}")
+    first = np.exp(pp) / i_0
+    if order == 1:
+        return first
+    return first + 1.5 * first**2
 
 
 # ---------------------------------------------------------------------------------------------

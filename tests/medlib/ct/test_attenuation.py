@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 from helpers import bad_input_test
-from scipy import integrate
+from scipy import integrate, stats
 
 from medlib import ct, noise, phantoms
 
@@ -100,6 +100,45 @@ def test_log_variance_matches_poisson_simulation(p):
     assert simulated == pytest.approx(ct.log_variance(p, i0), rel=0.03)
 
 
+def _exact_log_variance(m):
+    """Var(ln I) for I ~ Poisson(m), summed over the distribution (I >= 1; P(I = 0) < 1e-8)."""
+    k = np.arange(1, int(m + 40 * np.sqrt(m) + 50))
+    w = stats.poisson.pmf(k, m)
+    w /= w.sum()
+    log_k = np.log(k)
+    return float(np.sum(w * log_k**2) - np.sum(w * log_k) ** 2)
+
+
+@pytest.mark.formula("ct.log-variance")
+@pytest.mark.parametrize("m", [20, 50, 200, 1000])
+def test_second_order_log_variance_is_one_over_m_plus_three_over_two_m_squared(m):
+    # Delta method to second order: Var(ln I) = 1/m + 3/(2 m^2) + O(m^-3). The remainder,
+    # measured against the exact sum, is below 5/m^3 (about 3.6/m^3 for large m); the
+    # constant 1/2 once quoted for the second-order term misses by 1/m^2.
+    p, i0 = np.log(1e4 / m), 1e4                       # E[I] = i0 exp(-p) = m
+    exact = _exact_log_variance(m)
+    second = float(ct.log_variance(p, i0, order=2))
+    assert second == pytest.approx(1 / m + 1.5 / m**2, rel=1e-12)
+    assert abs(exact - second) < 5 / m**3
+    assert abs(exact - (1 / m + 0.5 / m**2)) > 0.9 / m**2
+    # The coefficient of 1/m^2 tends to 3/2.
+    assert abs((exact - 1 / m) * m**2 - 1.5) < 5 / m
+
+
+@pytest.mark.formula("ct.log-variance")
+def test_second_order_log_variance_matches_a_poisson_simulation():
+    # 10^6 measurements at E[I] = 50: the first-order variance is 3 % low, and the standard
+    # error of the simulated variance (0.15 %) resolves the second-order term 3/(2 m^2).
+    i0, m = 1e4, 50.0
+    p = np.log(i0 / m)
+    counts = noise.poisson_noise(np.full(1_000_000, m), rng=12)
+    simulated = ct.log_transform(counts, i0).var()
+    assert simulated == pytest.approx(ct.log_variance(p, i0, order=2), rel=0.006)
+    assert simulated / ct.log_variance(p, i0) - 1 > 0.02
+    coefficient = (simulated - 1 / m) * m**2            # 3/2 + O(1/m); 1/2 is excluded
+    assert abs(coefficient - 1.5) < 0.4
+
+
 def test_thorax_phantom_has_realistic_ct_numbers():
     table = ct.thorax_ellipses(60)
     mu = phantoms.ellipse_phantom(table, 128)
@@ -124,6 +163,7 @@ BAD_CALLS = [
     (ct.attenuation_coefficient, ("fat", 60), {}, ValueError, "material"),
     (ct.attenuation_coefficient, ("water", 30), {}, ValueError, "energy_kev"),
     (ct.log_variance, (-1.0, 100.0), {}, ValueError, "p"),
+    (ct.log_variance, (1.0, 100.0), {"order": 3}, ValueError, "order"),
     (ct.thorax_ellipses, ("60",), {}, TypeError, "energy_kev"),
 ]
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
