@@ -14,7 +14,7 @@ figures of the course's bars (issue 4):
   with an RMSE against the phantom inside the reconstruction circle no worse than iradon's
   plus 1 % (relative).
 
-Both libraries use the same geometry (see ``medlib/ct.py``); scikit-image takes degrees.
+Both libraries use the same geometry (see ``medlib/ct/radon.py``); scikit-image takes degrees.
 """
 from __future__ import annotations
 

@@ -11,10 +11,6 @@ from medlib import ct, geometry, mri, pet, phantoms
 from medlib import ultrasound as us
 
 BAD_CALLS = [
-    (ct.circle_mask, (0,), {}, ValueError, "n"),
-    (ct.detector_positions, (0,), {}, ValueError, "n"),
-    (ct.pixel_positions, (0,), {}, ValueError, "n"),
-    (ct.thorax_ellipses, ("60",), {}, TypeError, "energy_kev"),
     (geometry.voxel_spacing, (np.ones((3, 4)),), {}, ValueError, "affine"),
     (phantoms.shepp_logan_ellipses, (), {"modified": "yes"}, TypeError, "modified"),
     (phantoms.shepp_logan, (64,), {"modified": 1}, TypeError, "modified"),
