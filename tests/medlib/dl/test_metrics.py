@@ -1,11 +1,12 @@
-"""medlib.metrics against SciPy's set dissimilarities, direct counting and closed forms."""
+"""medlib.dl.metrics against SciPy's set dissimilarities, direct counting and closed forms."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import bad_input_test
 from scipy.spatial import distance
 
-from medlib import metrics
+from medlib.dl import metrics
 
 
 def _masks(rng, shape=(20, 30), p=0.3, q=0.3):
@@ -171,11 +172,7 @@ BAD_CALLS = [
 ]
 
 
-@pytest.mark.parametrize("func, args, kwargs, error, match", BAD_CALLS,
-                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(BAD_CALLS)])
-def test_bad_input_raises_a_clear_error(func, args, kwargs, error, match):
-    with pytest.raises(error, match=match):
-        func(*args, **kwargs)
+test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):

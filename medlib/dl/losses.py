@@ -3,7 +3,7 @@
 Taught in ``chapters/dl-formulas/losses.ipynb`` (section 9.2 of the key formulas). Every loss
 has an analytic gradient with respect to what the network outputs (logits, or probabilities for
 the Dice loss); the tests check values against PyTorch's losses and gradients against autograd,
-and :func:`medlib.dltorch.numpy_loss` lets these very functions train a PyTorch model. This
+and :func:`medlib.nn.numpy_loss` lets these very functions train a PyTorch model. This
 module does not import PyTorch.
 
 Conventions: ``target`` has the shape of the prediction (binary losses) or of the logits without
@@ -15,7 +15,7 @@ import numpy as np
 from scipy import special
 
 from . import metrics
-from ._validate import as_array, as_choice, as_int, as_scalar
+from .._validate import as_array, as_choice, as_int, as_scalar
 
 __all__ = [
     "binary_cross_entropy",
@@ -85,7 +85,7 @@ def hard_dice_loss(probabilities, target, *, threshold: float = 0.5) -> float:
     Returns
     -------
     float
-        In [0, 1]; 0 when both masks are empty (:func:`medlib.metrics.dice`'s convention).
+        In [0, 1]; 0 when both masks are empty (:func:`medlib.dl.metrics.dice`'s convention).
 
     Raises
     ------

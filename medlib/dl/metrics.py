@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import as_array, as_int
+from .._validate import as_array, as_int
 
 __all__ = [
     "ConfusionCounts",

@@ -1,4 +1,4 @@
-"""medlib.losses against PyTorch's losses, autograd, SciPy and independent formulas."""
+"""medlib.dl.losses against PyTorch's losses, autograd, SciPy and independent formulas."""
 from __future__ import annotations
 
 import warnings
@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import bad_input_test
 from scipy import special
 
-from medlib import losses, metrics
+from medlib.dl import losses, metrics
 
 torch.set_num_threads(1)
 
@@ -327,11 +328,7 @@ BAD_CALLS = [
 ]
 
 
-@pytest.mark.parametrize("func, args, kwargs, error, match", BAD_CALLS,
-                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(BAD_CALLS)])
-def test_bad_input_raises_a_clear_error(func, args, kwargs, error, match):
-    with pytest.raises(error, match=match):
-        func(*args, **kwargs)
+test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
