@@ -7,10 +7,17 @@ set dissimilarities and direct counting.
 Edge cases are part of a metric's definition, so every function states them:
 
 * Dice and IoU of an empty prediction *and* an empty ground truth: ``empty_score`` (default 1.0,
-  perfect agreement; pass ``np.nan`` to exclude such cases from an average, as MONAI does).
+  perfect agreement; pass ``np.nan`` to leave such cases out of an average).
 * Dice and IoU when exactly one of them is empty: 0 (the formula gives it).
 * Sensitivity without any positive in the ground truth, specificity without any negative,
   precision without any positive prediction: undefined, ``zero_division`` (default NaN).
+
+The course's Dice and IoU convention is MONAI's ``compute_dice``/``DiceMetric`` (and
+``compute_iou``/``MeanIoU``) with ``ignore_empty=False``. MONAI's *default*, ``ignore_empty=True``,
+differs: it returns NaN whenever the ground truth is empty, also when the prediction is not (a
+false positive on an empty image then drops out of an average, where here it scores 0). No
+``empty_score`` reproduces that; ``tests/medlib/dl/test_metrics.py`` compares both conventions
+with MONAI and ``chapters/dl-formulas/metrics.ipynb`` shows them side by side.
 """
 from __future__ import annotations
 
@@ -147,7 +154,10 @@ def dice(prediction, target, *, empty_score: float = 1.0) -> float:
     prediction, target : array_like
         Binary masks A (predicted) and B (ground truth), same shape.
     empty_score : float, optional
-        Returned when both masks are empty (default 1.0; NaN to exclude the case).
+        Returned when both masks are empty (default 1.0; NaN to exclude the case from an
+        average). MONAI's ``compute_dice(..., ignore_empty=False)`` is this function with the
+        default; its default ``ignore_empty=True`` gives NaN for every empty ground truth, also
+        when the prediction is not empty (here 0).
 
     Returns
     -------
@@ -218,8 +228,11 @@ def dice_from_iou(iou_value) -> np.ndarray | float:
     Notes
     -----
     :formula:`metrics.dice-iou` -- with I = |A n B| and U = |A u B|, |A| + |B| = U + I, so
-    Dice = 2I / (U + I) = 2 IoU / (1 + IoU). The map is monotonic: both metrics rank
-    segmentations identically, and Dice >= IoU with equality only at 0 and 1.
+    Dice = 2I / (U + I) = 2 IoU / (1 + IoU). The map is increasing: on one case both metrics
+    rank segmentations identically, and Dice >= IoU with equality only at 0 and 1. Means over
+    several cases can rank differently, because the map is not linear: segmentation A may have
+    the higher mean Dice and B the higher mean IoU (the metrics notebook shows two such
+    segmentations of two cases).
     """
     j = as_array(iou_value, "iou_value")
     if np.any((j < 0) | (j > 1)):

@@ -183,3 +183,90 @@ def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     values = rng.uniform(size=5)
     assert_inputs_unchanged(metrics.dice_from_iou, values)
     assert_inputs_unchanged(metrics.iou_from_dice, values)
+
+
+# --- MONAI, the reference library: the course's convention is ignore_empty=False -------------
+
+def _monai(func, pred, true, ignore_empty):
+    """MONAI's per-case metric of one binary 2D/3D mask pair (batch and channel of size 1)."""
+    torch = pytest.importorskip("torch")
+    tensor = [torch.as_tensor(np.asarray(a, dtype=np.float32))[None, None] for a in (pred, true)]
+    return float(func(*tensor, ignore_empty=ignore_empty)[0, 0])
+
+
+def _edge_cases():
+    lesion = np.zeros((8, 8), bool)
+    lesion[2:5, 2:5] = True
+    other = np.zeros_like(lesion)
+    other[3:7, 4:6] = True
+    nothing = np.zeros_like(lesion)
+    return {"overlap": (other, lesion), "empty prediction": (nothing, lesion),
+            "false positive on an empty truth": (lesion, nothing),
+            "both empty": (nothing, nothing)}
+
+
+@pytest.mark.formula("metrics.dice", "metrics.iou")
+@pytest.mark.parametrize("case", list(_edge_cases()))
+def test_dice_and_iou_equal_monais_with_ignore_empty_false(case):
+    from monai.metrics import compute_dice, compute_iou
+    pred, true = _edge_cases()[case]
+    assert metrics.dice(pred, true) == pytest.approx(_monai(compute_dice, pred, true, False))
+    assert metrics.iou(pred, true) == pytest.approx(_monai(compute_iou, pred, true, False))
+
+
+@pytest.mark.formula("metrics.dice", "metrics.iou")
+@pytest.mark.parametrize("case", list(_edge_cases()))
+def test_monais_default_ignore_empty_differs_only_on_an_empty_truth(case):
+    from monai.metrics import compute_dice, compute_iou
+    pred, true = _edge_cases()[case]
+    monai_dice = _monai(compute_dice, pred, true, True)
+    monai_iou = _monai(compute_iou, pred, true, True)
+    if true.any():                              # the same numbers
+        assert metrics.dice(pred, true) == pytest.approx(monai_dice)
+        assert metrics.iou(pred, true) == pytest.approx(monai_iou)
+    else:                                       # MONAI: NaN, whatever the prediction
+        assert np.isnan(monai_dice) and np.isnan(monai_iou)
+        nan_dice = metrics.dice(pred, true, empty_score=np.nan)
+        if pred.any():                          # here a false positive still scores 0
+            assert metrics.dice(pred, true) == 0.0 and nan_dice == 0.0
+        else:
+            assert np.isnan(nan_dice) and metrics.dice(pred, true) == 1.0
+
+
+def test_monai_drops_a_false_positive_slice_from_the_mean_where_medlib_counts_it():
+    from monai.metrics import compute_dice
+    cases = _edge_cases()
+    slices = [cases["overlap"], cases["false positive on an empty truth"], cases["both empty"]]
+    ours = [metrics.dice(p, t, empty_score=np.nan) for p, t in slices]
+    theirs = [_monai(compute_dice, p, t, True) for p, t in slices]
+    assert np.nanmean(ours) == pytest.approx(ours[0] / 2)       # the false positive counts 0
+    assert np.nanmean(theirs) == pytest.approx(ours[0])         # MONAI averages one slice
+
+
+# --- means over cases: Dice and IoU can rank two methods differently ---------------------------
+
+def _two_methods_on_two_cases():
+    """1D masks of 20 pixels, truth 0-9 in both cases; A is fair twice, B perfect then poor."""
+    truth = np.zeros(20, bool)
+    truth[:10] = True
+
+    def span(start):
+        m = np.zeros(20, bool)
+        m[start:start + 10] = True
+        return m
+
+    return truth, {"A": [span(4), span(3)], "B": [span(0), span(8)]}
+
+
+@pytest.mark.formula("metrics.dice-iou")
+def test_mean_dice_and_mean_iou_can_rank_two_methods_in_opposite_orders():
+    truth, methods = _two_methods_on_two_cases()
+    mean_dice = {k: np.mean([metrics.dice(p, truth) for p in v]) for k, v in methods.items()}
+    mean_iou = {k: np.mean([metrics.iou(p, truth) for p in v]) for k, v in methods.items()}
+    assert mean_dice["A"] == pytest.approx(0.65) and mean_dice["B"] == pytest.approx(0.6)
+    assert mean_iou["A"] == pytest.approx((6 / 14 + 7 / 13) / 2)
+    assert mean_iou["B"] == pytest.approx((1 + 2 / 18) / 2)
+    assert mean_dice["A"] > mean_dice["B"] and mean_iou["B"] > mean_iou["A"]
+    for a, b in zip(*methods.values()):          # ... while every single case agrees
+        assert (metrics.dice(a, truth) > metrics.dice(b, truth)) == \
+            (metrics.iou(a, truth) > metrics.iou(b, truth))
