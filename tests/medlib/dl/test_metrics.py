@@ -270,3 +270,49 @@ def test_mean_dice_and_mean_iou_can_rank_two_methods_in_opposite_orders():
     for a, b in zip(*methods.values()):          # ... while every single case agrees
         assert (metrics.dice(a, truth) > metrics.dice(b, truth)) == \
             (metrics.iou(a, truth) > metrics.iou(b, truth))
+
+
+# --- the conventions' values are checked, and the counts stay small in memory ------------------
+
+@pytest.mark.parametrize("func, name", [(metrics.dice, "empty_score"),
+                                        (metrics.iou, "empty_score"),
+                                        (metrics.sensitivity, "zero_division"),
+                                        (metrics.specificity, "zero_division"),
+                                        (metrics.precision, "zero_division")])
+def test_undefined_values_are_a_number_in_0_1_or_nan(func, name):
+    empty = np.zeros(4, bool)
+    full = np.ones(4, bool)
+    pred, true = (full, full) if func is metrics.specificity else (empty, empty)
+    for good in (0.0, 0.5, 1, np.float32(1.0)):
+        assert func(pred, true, **{name: good}) == float(good)
+    assert np.isnan(func(pred, true, **{name: np.nan}))
+    for bad in (5.0, -0.1, np.inf, -np.inf):
+        with pytest.raises(ValueError, match=rf"{name} must be a number in \[0, 1\] or NaN"):
+            func(pred, true, **{name: bad})
+    for bad in ("1", None, True, [0.5]):
+        with pytest.raises(TypeError, match=name):
+            func(pred, true, **{name: bad})
+    with pytest.raises(ValueError, match=name):     # checked even where it is not needed
+        func(full, full if func is not metrics.specificity else empty, **{name: 2.0})
+
+
+@pytest.mark.parametrize("dtype", [bool, np.uint8])
+def test_binary_metrics_use_little_memory(dtype):
+    import tracemalloc
+    shape = (128, 128, 128)
+    rng = np.random.default_rng(0)
+    pred = (rng.uniform(size=shape) < 0.3).astype(dtype)
+    true = (rng.uniform(size=shape) < 0.3).astype(dtype)
+    size = pred.nbytes + true.nbytes                # 4 MB for two boolean masks
+    expected = metrics.binary_counts(pred.astype(bool), true.astype(bool))
+    for func in (metrics.dice, metrics.iou, metrics.sensitivity, metrics.specificity,
+                 metrics.precision, metrics.binary_counts):
+        tracemalloc.start()
+        try:
+            func(pred, true)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 2 * size, f"{func.__name__} peaked at {peak / size:.1f} x its inputs"
+    c = metrics.binary_counts(pred, true)
+    assert c == expected and c.tp == np.sum(pred.astype(bool) & true.astype(bool))
