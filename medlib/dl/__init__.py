@@ -15,8 +15,8 @@ name, a test checks it); the notebooks use the losses and metrics through their 
 from __future__ import annotations
 
 from . import convolution, losses, metrics
-from .convolution import *  # noqa: F401,F403
-from .losses import *  # noqa: F401,F403
-from .metrics import *  # noqa: F401,F403
+from .convolution import *
+from .losses import *
+from .metrics import *
 
 __all__ = convolution.__all__ + losses.__all__ + metrics.__all__

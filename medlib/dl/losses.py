@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from . import metrics
 from .._validate import as_array, as_choice, as_int, as_scalar
+from . import metrics
 
 __all__ = [
     "binary_cross_entropy",

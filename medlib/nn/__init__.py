@@ -26,8 +26,8 @@ except ImportError as exc:  # exercised by tests/medlib/nn/test_torch_boundary.p
         "medlib works without it") from exc
 
 from . import networks, toy_tasks, training
-from .networks import *  # noqa: F401,F403
-from .toy_tasks import *  # noqa: F401,F403
-from .training import *  # noqa: F401,F403
+from .networks import *
+from .toy_tasks import *
+from .training import *
 
 __all__ = networks.__all__ + toy_tasks.__all__ + training.__all__

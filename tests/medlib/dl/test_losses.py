@@ -235,7 +235,7 @@ def monai_focal(z, y, gamma, alpha, reduction):
 
 
 # MONAI casts to float32: agreement to float32 precision.
-F32 = dict(rtol=2e-6, atol=1e-6)
+F32 = {"rtol": 2e-6, "atol": 1e-6}
 
 
 @pytest.mark.formula("dl.focal")
