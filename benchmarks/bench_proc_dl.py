@@ -20,7 +20,8 @@ import torch.nn.functional as F  # noqa: E402
 from scipy import ndimage  # noqa: E402
 from skimage import exposure  # noqa: E402
 
-from medlib import data, dl, geometry, losses, processing  # noqa: E402
+from medlib import data, dl, geometry, processing  # noqa: E402
+from medlib.dl import losses  # noqa: E402
 
 torch.set_num_threads(1)
 

@@ -7,10 +7,23 @@ set dissimilarities and direct counting.
 Edge cases are part of a metric's definition, so every function states them:
 
 * Dice and IoU of an empty prediction *and* an empty ground truth: ``empty_score`` (default 1.0,
-  perfect agreement; pass ``np.nan`` to exclude such cases from an average, as MONAI does).
+  perfect agreement; pass ``np.nan`` to leave such cases out of an average).
 * Dice and IoU when exactly one of them is empty: 0 (the formula gives it).
 * Sensitivity without any positive in the ground truth, specificity without any negative,
   precision without any positive prediction: undefined, ``zero_division`` (default NaN).
+
+``empty_score`` and ``zero_division`` must be a number in [0, 1] (the range of the metric) or
+NaN; anything else raises :class:`ValueError`.
+
+The course's Dice and IoU convention is MONAI's ``compute_dice``/``DiceMetric`` (and
+``compute_iou``/``MeanIoU``) with ``ignore_empty=False``. MONAI's *default*, ``ignore_empty=True``,
+differs: it returns NaN whenever the ground truth is empty, also when the prediction is not (a
+false positive on an empty image then drops out of an average, where here it scores 0). No
+``empty_score`` reproduces that; ``tests/medlib/dl/test_metrics.py`` compares both conventions
+with MONAI and ``chapters/dl-formulas/metrics.ipynb`` shows them side by side.
+
+The binary metrics count TP, FP and FN with :func:`numpy.count_nonzero` on boolean masks, so
+their memory use stays a fraction of their inputs' (two 256^3 masks: ~16 MB extra).
 """
 from __future__ import annotations
 
@@ -18,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import as_array, as_int
+from .._validate import as_array, as_int, as_scalar
 
 __all__ = [
     "ConfusionCounts",
@@ -56,16 +69,35 @@ def _labels(value, name: str) -> np.ndarray:
     return a.astype(np.int64)
 
 
+def _binary_mask(value, name: str) -> np.ndarray:
+    """``value`` as a boolean mask, without int64 copies (bool input is used as it is)."""
+    a = as_array(value, name, dtype=None)
+    if a.dtype == bool:
+        return a
+    if np.count_nonzero((a == 0) | (a == 1)) != a.size:     # boolean temporaries only
+        labels = _labels(a, name)                            # raises for non-integer/negative
+        raise ValueError(f"{name} must be a binary mask (0/1 or bool), got label "
+                         f"{labels.max()}")
+    return a != 0
+
+
 def _binary_pair(prediction, target):
-    p = _labels(prediction, "prediction")
-    t = _labels(target, "target")
+    p = _binary_mask(prediction, "prediction")
+    t = _binary_mask(target, "target")
     if p.shape != t.shape:
         raise ValueError(f"prediction and target must have the same shape, got {p.shape} and "
                          f"{t.shape}")
-    for name, a in (("prediction", p), ("target", t)):
-        if a.max() > 1:
-            raise ValueError(f"{name} must be a binary mask (0/1 or bool), got label {a.max()}")
     return p, t
+
+
+def _undefined_value(value, name: str) -> float:
+    """The value returned for an undefined ratio: a number in [0, 1] or NaN."""
+    if isinstance(value, (float, np.floating)) and np.isnan(value):
+        return float("nan")
+    try:
+        return as_scalar(value, name, low=0.0, high=1.0)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{name} must be a number in [0, 1] or NaN, got {value!r}") from None
 
 
 def confusion_matrix(prediction, target, *, n_classes: int | None = None) -> np.ndarray:
@@ -128,15 +160,18 @@ def binary_counts(prediction, target) -> ConfusionCounts:
 
     Notes
     -----
-    Supports metrics.confusion-matrix: the four cells of its 2 x 2 form.
+    Supports metrics.confusion-matrix: the four cells of its 2 x 2 form, counted with
+    :func:`numpy.count_nonzero` on boolean masks (no integer copies of the inputs).
     """
     p, t = _binary_pair(prediction, target)
-    (tn, fp), (fn, tp) = confusion_matrix(p, t, n_classes=2).tolist()
-    return ConfusionCounts(tp=tp, fp=fp, fn=fn, tn=tn)
+    tp = int(np.count_nonzero(np.logical_and(p, t)))
+    fp = int(np.count_nonzero(p)) - tp
+    fn = int(np.count_nonzero(t)) - tp
+    return ConfusionCounts(tp=tp, fp=fp, fn=fn, tn=p.size - tp - fp - fn)
 
 
 def _ratio(num: int, den: int, undefined: float) -> float:
-    return float(num) / den if den else float(undefined)
+    return float(num) / den if den else undefined
 
 
 def dice(prediction, target, *, empty_score: float = 1.0) -> float:
@@ -147,7 +182,10 @@ def dice(prediction, target, *, empty_score: float = 1.0) -> float:
     prediction, target : array_like
         Binary masks A (predicted) and B (ground truth), same shape.
     empty_score : float, optional
-        Returned when both masks are empty (default 1.0; NaN to exclude the case).
+        Returned when both masks are empty: a number in [0, 1] or NaN (default 1.0; NaN to
+        exclude the case from an average). MONAI's ``compute_dice(..., ignore_empty=False)``
+        is this function with the default; its default ``ignore_empty=True`` gives NaN for every
+        empty ground truth, also when the prediction is not empty (here 0).
 
     Returns
     -------
@@ -157,7 +195,7 @@ def dice(prediction, target, *, empty_score: float = 1.0) -> float:
     Raises
     ------
     ValueError
-        On a shape mismatch or a non-binary mask.
+        On a shape mismatch, a non-binary mask, or ``empty_score`` outside [0, 1] and not NaN.
 
     Notes
     -----
@@ -165,8 +203,9 @@ def dice(prediction, target, *, empty_score: float = 1.0) -> float:
     harmonic mean of precision and sensitivity (the F1 score). ``1 - dice`` equals
     :func:`scipy.spatial.distance.dice` of the flattened masks.
     """
+    undefined = _undefined_value(empty_score, "empty_score")
     c = binary_counts(prediction, target)
-    return _ratio(2 * c.tp, 2 * c.tp + c.fp + c.fn, empty_score)
+    return _ratio(2 * c.tp, 2 * c.tp + c.fp + c.fn, undefined)
 
 
 def iou(prediction, target, *, empty_score: float = 1.0) -> float:
@@ -177,7 +216,8 @@ def iou(prediction, target, *, empty_score: float = 1.0) -> float:
     prediction, target : array_like
         Binary masks, same shape.
     empty_score : float, optional
-        Returned when both masks are empty (default 1.0).
+        Returned when both masks are empty: a number in [0, 1] or NaN (default 1.0), as
+        :func:`dice`.
 
     Returns
     -------
@@ -187,14 +227,15 @@ def iou(prediction, target, *, empty_score: float = 1.0) -> float:
     Raises
     ------
     ValueError
-        On a shape mismatch or a non-binary mask.
+        On a shape mismatch, a non-binary mask, or ``empty_score`` outside [0, 1] and not NaN.
 
     Notes
     -----
     :formula:`metrics.iou` -- :math:`|A\\cap B|/|A\\cup B| = TP/(TP + FP + FN)`.
     """
+    undefined = _undefined_value(empty_score, "empty_score")
     c = binary_counts(prediction, target)
-    return _ratio(c.tp, c.tp + c.fp + c.fn, empty_score)
+    return _ratio(c.tp, c.tp + c.fp + c.fn, undefined)
 
 
 def dice_from_iou(iou_value) -> np.ndarray | float:
@@ -218,8 +259,11 @@ def dice_from_iou(iou_value) -> np.ndarray | float:
     Notes
     -----
     :formula:`metrics.dice-iou` -- with I = |A n B| and U = |A u B|, |A| + |B| = U + I, so
-    Dice = 2I / (U + I) = 2 IoU / (1 + IoU). The map is monotonic: both metrics rank
-    segmentations identically, and Dice >= IoU with equality only at 0 and 1.
+    Dice = 2I / (U + I) = 2 IoU / (1 + IoU). The map is increasing: on one case both metrics
+    rank segmentations identically, and Dice >= IoU with equality only at 0 and 1. Means over
+    several cases can rank differently, because the map is not linear: segmentation A may have
+    the higher mean Dice and B the higher mean IoU (the metrics notebook shows two such
+    segmentations of two cases).
     """
     j = as_array(iou_value, "iou_value")
     if np.any((j < 0) | (j > 1)):
@@ -275,15 +319,17 @@ def sensitivity(prediction, target, *, zero_division: float = np.nan) -> float:
     Raises
     ------
     ValueError
-        On a shape mismatch or a non-binary mask.
+        On a shape mismatch, a non-binary mask, or ``zero_division`` outside [0, 1] and not
+        NaN.
 
     Notes
     -----
     :formula:`metrics.sensitivity` -- :math:`TP/(TP+FN)`. An empty prediction scores 0 on any
     non-empty ground truth; predicting everything positive scores 1.
     """
+    undefined = _undefined_value(zero_division, "zero_division")
     c = binary_counts(prediction, target)
-    return _ratio(c.tp, c.tp + c.fn, zero_division)
+    return _ratio(c.tp, c.tp + c.fn, undefined)
 
 
 def specificity(prediction, target, *, zero_division: float = np.nan) -> float:
@@ -303,7 +349,8 @@ def specificity(prediction, target, *, zero_division: float = np.nan) -> float:
     Raises
     ------
     ValueError
-        On a shape mismatch or a non-binary mask.
+        On a shape mismatch, a non-binary mask, or ``zero_division`` outside [0, 1] and not
+        NaN.
 
     Notes
     -----
@@ -311,8 +358,9 @@ def specificity(prediction, target, *, zero_division: float = np.nan) -> float:
     huge, so TN dwarfs FP and specificity stays near 1 even for a poor segmentation: report
     Dice or precision alongside it.
     """
+    undefined = _undefined_value(zero_division, "zero_division")
     c = binary_counts(prediction, target)
-    return _ratio(c.tn, c.tn + c.fp, zero_division)
+    return _ratio(c.tn, c.tn + c.fp, undefined)
 
 
 def precision(prediction, target, *, zero_division: float = np.nan) -> float:
@@ -332,11 +380,13 @@ def precision(prediction, target, *, zero_division: float = np.nan) -> float:
     Raises
     ------
     ValueError
-        On a shape mismatch or a non-binary mask.
+        On a shape mismatch, a non-binary mask, or ``zero_division`` outside [0, 1] and not
+        NaN.
 
     Notes
     -----
     Supports metrics.dice: Dice = 2 precision sensitivity / (precision + sensitivity).
     """
+    undefined = _undefined_value(zero_division, "zero_division")
     c = binary_counts(prediction, target)
-    return _ratio(c.tp, c.tp + c.fp, zero_division)
+    return _ratio(c.tp, c.tp + c.fp, undefined)

@@ -18,7 +18,7 @@ import itertools
 
 import numpy as np
 
-from ._validate import as_array, as_int
+from .._validate import as_array, as_int
 
 __all__ = ["conv2d", "conv3d", "conv_layer", "output_size"]
 

@@ -1,4 +1,4 @@
-"""medlib.losses against PyTorch's losses, autograd, SciPy and independent formulas."""
+"""medlib.dl.losses against PyTorch's and MONAI's losses, autograd, SciPy and closed forms."""
 from __future__ import annotations
 
 import warnings
@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import bad_input_test
+from monai.losses import DiceLoss, FocalLoss
 from scipy import special
 
-from medlib import losses, metrics
+from medlib.dl import losses, metrics
 
 torch.set_num_threads(1)
 
@@ -58,20 +60,38 @@ def test_soft_dice_loss_on_binary_masks_without_smoothing_is_one_minus_dice(rng)
         1 - metrics.dice(pred, target))
 
 
+def monai_dice(smooth):
+    """MONAI's soft Dice loss with the course's options: epsilon in numerator and denominator,
+    linear (not squared) denominator, sums over the whole batch ("batch Dice"), one channel."""
+    return DiceLoss(smooth_nr=smooth, smooth_dr=smooth, squared_pred=False, batch=True,
+                    reduction="mean")
+
+
 @pytest.mark.formula("dl.soft-dice-loss")
 @pytest.mark.parametrize("smooth", [0.0, 1e-5, 1.0])
-def test_soft_dice_loss_and_gradient_match_a_torch_statement_and_autograd(rng, smooth):
+@pytest.mark.parametrize("soft_target", [False, True])
+def test_soft_dice_loss_and_gradient_match_monai_and_autograd(rng, smooth, soft_target):
     probs = rng.uniform(size=(2, 1, 12, 12))
-    target = _binary(rng, probs.shape, 0.1)
-
-    def torch_dice(p):
-        tt = _t(target)
-        return 1 - (2 * (p * tt).sum() + smooth) / (p.sum() + tt.sum() + smooth)
-
+    target = rng.uniform(size=probs.shape) if soft_target else _binary(rng, probs.shape, 0.1)
+    ref = monai_dice(smooth)
     assert losses.soft_dice_loss(probs, target, smooth=smooth) == pytest.approx(
-        float(torch_dice(_t(probs))), abs=1e-12)
+        float(ref(_t(probs), _t(target))), abs=1e-12)
     np.testing.assert_allclose(losses.soft_dice_loss_gradient(probs, target, smooth=smooth),
-                               _autograd(torch_dice, probs), atol=1e-12)
+                               _autograd(lambda p: ref(p, _t(target)), probs), atol=1e-12)
+
+
+@pytest.mark.formula("dl.soft-dice-loss")
+def test_soft_dice_loss_is_monais_batch_dice_not_its_per_image_mean(rng):
+    target = _binary(rng, (3, 1, 10, 10), 0.1)
+    target[0] = 0.0                                   # one image without foreground ...
+    probs = np.clip(target + rng.normal(0, 0.1, target.shape), 0, 1)
+    probs[0] = 0.01                                   # ... and a faint prediction on it
+    ours = losses.soft_dice_loss(probs, target, smooth=1e-5)
+    per_image = DiceLoss(smooth_nr=1e-5, smooth_dr=1e-5, batch=False)(_t(probs), _t(target))
+    assert ours == pytest.approx(float(monai_dice(1e-5)(_t(probs), _t(target))), abs=1e-12)
+    assert float(per_image) - ours > 0.2              # MONAI's default averages per image
+    assert float(per_image) == pytest.approx(np.mean(
+        [losses.soft_dice_loss(p, t, smooth=1e-5) for p, t in zip(probs, target)]), abs=1e-12)
 
 
 @pytest.mark.formula("dl.soft-dice-loss")
@@ -207,28 +227,37 @@ def test_cross_entropy_gradient_matches_autograd(rng, reduction):
 
 # --- focal loss --------------------------------------------------------------------------------
 
-def torch_focal(z, y, gamma, alpha):
-    """Binary focal loss as Lin et al. (2017) define it, written like torchvision's
-    sigmoid_focal_loss: FL = -alpha_t (1 - p_t)^gamma log(p_t)."""
-    p = torch.sigmoid(z)
-    ce = F.binary_cross_entropy_with_logits(z, y, reduction="none")    # -log p_t
-    p_t = p * y + (1 - p) * (1 - y)
-    loss = ce * (1 - p_t) ** gamma
-    if alpha is not None:
-        loss = (alpha * y + (1 - alpha) * (1 - y)) * loss
-    return loss
+def monai_focal(z, y, gamma, alpha, reduction):
+    """MONAI's binary (sigmoid) focal loss on (N, 1, H, W) logits. MONAI computes in float32
+    and its default alpha is None (medlib's is Lin et al.'s 0.25), so both are passed."""
+    return FocalLoss(gamma=gamma, alpha=alpha, use_softmax=False, include_background=True,
+                     reduction=reduction)(z, y).double()
+
+
+# MONAI casts to float32: agreement to float32 precision.
+F32 = {"rtol": 2e-6, "atol": 1e-6}
 
 
 @pytest.mark.formula("dl.focal")
 @pytest.mark.parametrize("gamma, alpha", [(2.0, 0.25), (0.5, 0.75), (3.0, None), (0.0, 0.5)])
-@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_focal_loss_matches_the_torchvision_style_definition(rng, gamma, alpha, reduction):
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_focal_loss_matches_monai(rng, gamma, alpha, reduction):
     z = rng.normal(0, 3, size=(2, 1, 8, 8))
     y = _binary(rng, z.shape, 0.2)
     ours = losses.focal_loss(z, y, gamma=gamma, alpha=alpha, reduction=reduction)
-    ref = torch_focal(_t(z), _t(y), gamma, alpha)
-    ref = {"mean": ref.mean(), "sum": ref.sum(), "none": ref}[reduction].detach().numpy()
-    np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-300)
+    ref = monai_focal(_t(z), _t(y), gamma, alpha, reduction).detach().numpy()
+    np.testing.assert_allclose(ours, ref, **F32)
+
+
+@pytest.mark.formula("dl.focal")
+def test_focal_loss_sum_is_a_sum_where_monais_averages_the_pixels_first(rng):
+    z = rng.normal(0, 3, size=(2, 1, 8, 8))
+    y = _binary(rng, z.shape, 0.2)
+    ours = losses.focal_loss(z, y, gamma=2.0, alpha=0.25, reduction="sum")
+    unreduced = monai_focal(_t(z), _t(y), 2.0, 0.25, "none")
+    monai_sum = monai_focal(_t(z), _t(y), 2.0, 0.25, "sum")
+    np.testing.assert_allclose(ours, float(unreduced.sum()), **F32)      # PyTorch's "sum"
+    np.testing.assert_allclose(ours / 64, float(monai_sum), **F32)       # MONAI: per-pixel mean
 
 
 @pytest.mark.formula("dl.focal")
@@ -267,8 +296,8 @@ def test_focal_loss_gradient_matches_autograd(rng, gamma, alpha):
     z = rng.normal(0, 3, size=(3, 7))
     y = _binary(rng, z.shape)
     grad = losses.focal_loss_gradient(z, y, gamma=gamma, alpha=alpha)
-    ref = _autograd(lambda zt: torch_focal(zt, _t(y), gamma, alpha).mean(), z)
-    np.testing.assert_allclose(grad, ref, atol=1e-13)
+    ref = _autograd(lambda zt: monai_focal(zt, _t(y), gamma, alpha, "mean"), z)
+    np.testing.assert_allclose(grad, ref, rtol=1e-5, atol=1e-8)
 
 
 @pytest.mark.formula("dl.focal")
@@ -327,11 +356,7 @@ BAD_CALLS = [
 ]
 
 
-@pytest.mark.parametrize("func, args, kwargs, error, match", BAD_CALLS,
-                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(BAD_CALLS)])
-def test_bad_input_raises_a_clear_error(func, args, kwargs, error, match):
-    with pytest.raises(error, match=match):
-        func(*args, **kwargs)
+test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):

@@ -1,11 +1,12 @@
-"""medlib.metrics against SciPy's set dissimilarities, direct counting and closed forms."""
+"""medlib.dl.metrics against SciPy's set dissimilarities, direct counting and closed forms."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import bad_input_test
 from scipy.spatial import distance
 
-from medlib import metrics
+from medlib.dl import metrics
 
 
 def _masks(rng, shape=(20, 30), p=0.3, q=0.3):
@@ -171,11 +172,7 @@ BAD_CALLS = [
 ]
 
 
-@pytest.mark.parametrize("func, args, kwargs, error, match", BAD_CALLS,
-                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(BAD_CALLS)])
-def test_bad_input_raises_a_clear_error(func, args, kwargs, error, match):
-    with pytest.raises(error, match=match):
-        func(*args, **kwargs)
+test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
@@ -186,3 +183,136 @@ def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     values = rng.uniform(size=5)
     assert_inputs_unchanged(metrics.dice_from_iou, values)
     assert_inputs_unchanged(metrics.iou_from_dice, values)
+
+
+# --- MONAI, the reference library: the course's convention is ignore_empty=False -------------
+
+def _monai(func, pred, true, ignore_empty):
+    """MONAI's per-case metric of one binary 2D/3D mask pair (batch and channel of size 1)."""
+    torch = pytest.importorskip("torch")
+    tensor = [torch.as_tensor(np.asarray(a, dtype=np.float32))[None, None] for a in (pred, true)]
+    return float(func(*tensor, ignore_empty=ignore_empty)[0, 0])
+
+
+def _edge_cases():
+    lesion = np.zeros((8, 8), bool)
+    lesion[2:5, 2:5] = True
+    other = np.zeros_like(lesion)
+    other[3:7, 4:6] = True
+    nothing = np.zeros_like(lesion)
+    return {"overlap": (other, lesion), "empty prediction": (nothing, lesion),
+            "false positive on an empty truth": (lesion, nothing),
+            "both empty": (nothing, nothing)}
+
+
+@pytest.mark.formula("metrics.dice", "metrics.iou")
+@pytest.mark.parametrize("case", list(_edge_cases()))
+def test_dice_and_iou_equal_monais_with_ignore_empty_false(case):
+    from monai.metrics import compute_dice, compute_iou
+    pred, true = _edge_cases()[case]
+    assert metrics.dice(pred, true) == pytest.approx(_monai(compute_dice, pred, true, False))
+    assert metrics.iou(pred, true) == pytest.approx(_monai(compute_iou, pred, true, False))
+
+
+@pytest.mark.formula("metrics.dice", "metrics.iou")
+@pytest.mark.parametrize("case", list(_edge_cases()))
+def test_monais_default_ignore_empty_differs_only_on_an_empty_truth(case):
+    from monai.metrics import compute_dice, compute_iou
+    pred, true = _edge_cases()[case]
+    monai_dice = _monai(compute_dice, pred, true, True)
+    monai_iou = _monai(compute_iou, pred, true, True)
+    if true.any():                              # the same numbers
+        assert metrics.dice(pred, true) == pytest.approx(monai_dice)
+        assert metrics.iou(pred, true) == pytest.approx(monai_iou)
+    else:                                       # MONAI: NaN, whatever the prediction
+        assert np.isnan(monai_dice) and np.isnan(monai_iou)
+        nan_dice = metrics.dice(pred, true, empty_score=np.nan)
+        if pred.any():                          # here a false positive still scores 0
+            assert metrics.dice(pred, true) == 0.0 and nan_dice == 0.0
+        else:
+            assert np.isnan(nan_dice) and metrics.dice(pred, true) == 1.0
+
+
+def test_monai_drops_a_false_positive_slice_from_the_mean_where_medlib_counts_it():
+    from monai.metrics import compute_dice
+    cases = _edge_cases()
+    slices = [cases["overlap"], cases["false positive on an empty truth"], cases["both empty"]]
+    ours = [metrics.dice(p, t, empty_score=np.nan) for p, t in slices]
+    theirs = [_monai(compute_dice, p, t, True) for p, t in slices]
+    assert np.nanmean(ours) == pytest.approx(ours[0] / 2)       # the false positive counts 0
+    assert np.nanmean(theirs) == pytest.approx(ours[0])         # MONAI averages one slice
+
+
+# --- means over cases: Dice and IoU can rank two methods differently ---------------------------
+
+def _two_methods_on_two_cases():
+    """1D masks of 20 pixels, truth 0-9 in both cases; A is fair twice, B perfect then poor."""
+    truth = np.zeros(20, bool)
+    truth[:10] = True
+
+    def span(start):
+        m = np.zeros(20, bool)
+        m[start:start + 10] = True
+        return m
+
+    return truth, {"A": [span(4), span(3)], "B": [span(0), span(8)]}
+
+
+@pytest.mark.formula("metrics.dice-iou")
+def test_mean_dice_and_mean_iou_can_rank_two_methods_in_opposite_orders():
+    truth, methods = _two_methods_on_two_cases()
+    mean_dice = {k: np.mean([metrics.dice(p, truth) for p in v]) for k, v in methods.items()}
+    mean_iou = {k: np.mean([metrics.iou(p, truth) for p in v]) for k, v in methods.items()}
+    assert mean_dice["A"] == pytest.approx(0.65) and mean_dice["B"] == pytest.approx(0.6)
+    assert mean_iou["A"] == pytest.approx((6 / 14 + 7 / 13) / 2)
+    assert mean_iou["B"] == pytest.approx((1 + 2 / 18) / 2)
+    assert mean_dice["A"] > mean_dice["B"] and mean_iou["B"] > mean_iou["A"]
+    for a, b in zip(*methods.values()):          # ... while every single case agrees
+        assert (metrics.dice(a, truth) > metrics.dice(b, truth)) == \
+            (metrics.iou(a, truth) > metrics.iou(b, truth))
+
+
+# --- the conventions' values are checked, and the counts stay small in memory ------------------
+
+@pytest.mark.parametrize("func, name", [(metrics.dice, "empty_score"),
+                                        (metrics.iou, "empty_score"),
+                                        (metrics.sensitivity, "zero_division"),
+                                        (metrics.specificity, "zero_division"),
+                                        (metrics.precision, "zero_division")])
+def test_undefined_values_are_a_number_in_0_1_or_nan(func, name):
+    empty = np.zeros(4, bool)
+    full = np.ones(4, bool)
+    pred, true = (full, full) if func is metrics.specificity else (empty, empty)
+    for good in (0.0, 0.5, 1, np.float32(1.0)):
+        assert func(pred, true, **{name: good}) == float(good)
+    assert np.isnan(func(pred, true, **{name: np.nan}))
+    for bad in (5.0, -0.1, np.inf, -np.inf):
+        with pytest.raises(ValueError, match=rf"{name} must be a number in \[0, 1\] or NaN"):
+            func(pred, true, **{name: bad})
+    for bad in ("1", None, True, [0.5]):
+        with pytest.raises(TypeError, match=name):
+            func(pred, true, **{name: bad})
+    with pytest.raises(ValueError, match=name):     # checked even where it is not needed
+        func(full, full if func is not metrics.specificity else empty, **{name: 2.0})
+
+
+@pytest.mark.parametrize("dtype", [bool, np.uint8])
+def test_binary_metrics_use_little_memory(dtype):
+    import tracemalloc
+    shape = (128, 128, 128)
+    rng = np.random.default_rng(0)
+    pred = (rng.uniform(size=shape) < 0.3).astype(dtype)
+    true = (rng.uniform(size=shape) < 0.3).astype(dtype)
+    size = pred.nbytes + true.nbytes                # 4 MB for two boolean masks
+    expected = metrics.binary_counts(pred.astype(bool), true.astype(bool))
+    for func in (metrics.dice, metrics.iou, metrics.sensitivity, metrics.specificity,
+                 metrics.precision, metrics.binary_counts):
+        tracemalloc.start()
+        try:
+            func(pred, true)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 2 * size, f"{func.__name__} peaked at {peak / size:.1f} x its inputs"
+    c = metrics.binary_counts(pred, true)
+    assert c == expected and c.tp == np.sum(pred.astype(bool) & true.astype(bool))

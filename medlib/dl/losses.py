@@ -2,8 +2,8 @@
 
 Taught in ``chapters/dl-formulas/losses.ipynb`` (section 9.2 of the key formulas). Every loss
 has an analytic gradient with respect to what the network outputs (logits, or probabilities for
-the Dice loss); the tests check values against PyTorch's losses and gradients against autograd,
-and :func:`medlib.dltorch.numpy_loss` lets these very functions train a PyTorch model. This
+the Dice loss); the tests check values against PyTorch's and MONAI's losses and gradients against
+autograd, and :func:`medlib.nn.numpy_loss` lets these very functions train a PyTorch model. This
 module does not import PyTorch.
 
 Conventions: ``target`` has the shape of the prediction (binary losses) or of the logits without
@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from .._validate import as_array, as_choice, as_int, as_scalar
 from . import metrics
-from ._validate import as_array, as_choice, as_int, as_scalar
 
 __all__ = [
     "binary_cross_entropy",
@@ -85,7 +85,7 @@ def hard_dice_loss(probabilities, target, *, threshold: float = 0.5) -> float:
     Returns
     -------
     float
-        In [0, 1]; 0 when both masks are empty (:func:`medlib.metrics.dice`'s convention).
+        In [0, 1]; 0 when both masks are empty (:func:`medlib.dl.metrics.dice`'s convention).
 
     Raises
     ------
@@ -120,7 +120,10 @@ def soft_dice_loss(probabilities, target, *, smooth: float = 1.0) -> float:
     Returns
     -------
     float
-        1 - (2 sum p g + eps) / (sum p + sum g + eps), in [0, 1].
+        1 - (2 sum p g + eps) / (sum p + sum g + eps), in [0, 1]. Equals
+        ``monai.losses.DiceLoss(smooth_nr=eps, smooth_dr=eps, squared_pred=False, batch=True)``
+        on (N, 1, ...) probabilities; MONAI's default ``batch=False`` averages one loss per image
+        instead.
 
     Raises
     ------
@@ -487,8 +490,11 @@ def focal_loss(logits, target, *, gamma: float = 2.0, alpha: float | None = 0.25
     Returns
     -------
     float or numpy.ndarray
-        -alpha_t (1 - p_t)^gamma log p_t, equal to ``torchvision.ops.sigmoid_focal_loss`` (which
-        uses alpha = -1 for "no weighting").
+        -alpha_t (1 - p_t)^gamma log p_t, equal to ``monai.losses.FocalLoss(gamma, alpha,
+        use_softmax=False)`` on (N, 1, ...) logits for reductions "mean" and "none" (MONAI's
+        default alpha is None; its "sum" first averages over the pixels of each image and
+        channel, this one sums everything, as PyTorch's losses do) and to
+        ``torchvision.ops.sigmoid_focal_loss`` (which uses alpha = -1 for "no weighting").
 
     Raises
     ------

@@ -1,4 +1,4 @@
-"""medlib.dl (convolution layers in NumPy) against PyTorch, SciPy and medlib.sampling."""
+"""medlib.dl.convolution (convolution layers in NumPy) against PyTorch, SciPy and medlib.sampling."""
 from __future__ import annotations
 
 import itertools
@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import bad_input_test
 from scipy import signal
 
 from medlib import dl, sampling
@@ -165,11 +166,7 @@ BAD_CALLS = [
 ]
 
 
-@pytest.mark.parametrize("func, args, kwargs, error, match", BAD_CALLS,
-                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(BAD_CALLS)])
-def test_bad_input_raises_a_clear_error(func, args, kwargs, error, match):
-    with pytest.raises(error, match=match):
-        func(*args, **kwargs)
+test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
@@ -177,6 +174,18 @@ def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     assert_inputs_unchanged(dl.conv_layer, x, w, b, stride=2, padding=1)
     assert_inputs_unchanged(dl.conv2d, x, w, b, flip=True)
     assert_inputs_unchanged(dl.conv3d, x[:, :, None], w[:, :, None], b, flip=True)
+
+
+def test_the_dl_package_reexports_every_public_name_without_a_clash():
+    from medlib.dl import convolution, losses, metrics
+    modules = (convolution, losses, metrics)
+    names = [n for m in modules for n in m.__all__]
+    assert len(names) == len(set(names))                  # no name is shadowed by another module
+    assert sorted(dl.__all__) == sorted(names)
+    for m in modules:
+        for n in m.__all__:
+            assert getattr(dl, n) is getattr(m, n)
+    assert dl.losses is losses and dl.metrics is metrics  # the submodules, for the notebooks
 
 
 def test_integer_inputs_give_float_outputs():

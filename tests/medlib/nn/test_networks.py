@@ -1,0 +1,24 @@
+"""medlib.nn.networks: the tiny segmenter is reproducible and keeps the image size."""
+from __future__ import annotations
+
+import torch
+from helpers import bad_input_test
+
+from medlib import nn
+
+torch.set_num_threads(1)
+
+
+def test_tiny_segmenter_is_reproducible_and_keeps_the_image_size():
+    a, b = nn.tiny_segmenter(4, seed=3), nn.tiny_segmenter(4, seed=3)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+    assert a(torch.zeros(2, 1, 17, 13)).shape == (2, 1, 17, 13)
+
+
+BAD_CALLS = [
+    (nn.tiny_segmenter, (0,), {}, ValueError, "channels"),
+]
+
+
+test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)

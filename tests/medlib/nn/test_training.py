@@ -1,0 +1,95 @@
+"""medlib.nn.training: the NumPy-loss bridge against autograd, and the training loop."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from helpers import bad_input_test
+
+from medlib import nn
+from medlib.dl import losses
+
+torch.set_num_threads(1)
+
+
+# --- the NumPy-loss bridge ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["bce", "focal", "dice"])
+def test_numpy_loss_backward_equals_autograd_of_a_torch_version(rng, name):
+    z = rng.normal(0, 2, size=(2, 1, 6, 6))
+    y = (rng.uniform(size=z.shape) < 0.2).astype(np.float64)
+    zt = torch.tensor(z, requires_grad=True)
+    zr = torch.tensor(z, requires_grad=True)
+    yt = torch.tensor(y)
+    if name == "bce":
+        ours = nn.numpy_loss(losses.binary_cross_entropy_with_logits,
+                             losses.binary_cross_entropy_gradient, pos_weight=3.0)(zt, yt)
+        ref = F.binary_cross_entropy_with_logits(zr, yt, pos_weight=torch.tensor(3.0))
+    elif name == "focal":
+        ours = nn.numpy_loss(losses.focal_loss, losses.focal_loss_gradient, gamma=2.0,
+                             alpha=0.25)(zt, yt)
+        p_t = torch.where(yt == 1, torch.sigmoid(zr), 1 - torch.sigmoid(zr))
+        alpha_t = torch.where(yt == 1, 0.25, 0.75)
+        ref = (-alpha_t * (1 - p_t) ** 2 * torch.log(p_t)).mean()
+    else:
+        ours = nn.numpy_loss(losses.soft_dice_loss, losses.soft_dice_loss_gradient,
+                             smooth=1.0)(torch.sigmoid(zt), yt)
+        p = torch.sigmoid(zr)
+        ref = 1 - (2 * (p * yt).sum() + 1) / (p.sum() + yt.sum() + 1)
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-10)
+    (3.0 * ours).backward()
+    (3.0 * ref).backward()
+    np.testing.assert_allclose(zt.grad.numpy(), zr.grad.numpy(), atol=1e-12)
+
+
+def test_numpy_loss_passes_gradcheck(rng):
+    z = torch.tensor(rng.normal(size=(3, 4)), requires_grad=True)
+    y = torch.tensor((rng.uniform(size=(3, 4)) < 0.5).astype(float))
+    fn = nn.numpy_loss(losses.focal_loss, losses.focal_loss_gradient, gamma=1.5, alpha=0.6)
+    assert torch.autograd.gradcheck(lambda zz: fn(zz, y), (z,))
+
+
+def test_numpy_loss_refuses_unreduced_losses(rng):
+    fn = nn.numpy_loss(losses.focal_loss, losses.focal_loss_gradient, reduction="none")
+    with pytest.raises(ValueError, match="scalar"):
+        fn(torch.zeros(3), torch.ones(3))
+    with pytest.raises(TypeError, match="callables"):
+        nn.numpy_loss(losses.focal_loss, None)
+
+
+# --- training ----------------------------------------------------------------------------------
+
+def test_training_with_a_numpy_loss_lowers_it_and_matches_torchs_own_loss():
+    x, y = nn.lesion_task(6, 24, 0)
+    ours = nn.tiny_segmenter(4, seed=1)
+    ref = nn.tiny_segmenter(4, seed=1)
+    bridge = nn.numpy_loss(losses.binary_cross_entropy_with_logits,
+                           losses.binary_cross_entropy_gradient)
+    h_ours = nn.train(ours, x, y, bridge, steps=15, lr=0.01)
+    h_ref = nn.train(ref, x, y, F.binary_cross_entropy_with_logits, steps=15, lr=0.01)
+    assert h_ours[-1] < h_ours[0]
+    np.testing.assert_allclose(h_ours, h_ref, rtol=1e-4)
+    p = nn.predict(ours, x)
+    assert p.shape == x.shape and p.min() >= 0 and p.max() <= 1
+
+
+BAD_CALLS = [
+    (nn.train, (torch.nn.Identity(), np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 4, 5)),
+                F.binary_cross_entropy_with_logits), {}, ValueError, "masks"),
+    (nn.train, (torch.nn.Identity(), np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 4, 4)),
+                F.binary_cross_entropy_with_logits), {"on": "probs"}, ValueError, "on"),
+]
+
+
+test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
+
+
+def test_predict_and_train_leave_the_arrays_unchanged():
+    x, y = nn.lesion_task(2, 16, 0)
+    x0, y0 = x.copy(), y.copy()
+    model = nn.tiny_segmenter(2, seed=0)
+    nn.predict(model, x)
+    nn.train(model, x, y, F.binary_cross_entropy_with_logits, steps=2)
+    np.testing.assert_array_equal(x, x0)      # (the model itself is trained in place)
+    np.testing.assert_array_equal(y, y0)
