@@ -96,7 +96,8 @@ def main(argv=None) -> int:
     best_os, med_os, (_, ll_os) = _timed(lambda: pet.osem(y, A, k, 8, r, n_angles=n_angles), reps)
     print("\n2. OSEM (8 subsets) to the log-likelihood of 80 MLEM iterations")
     print(f"   MLEM 80 iterations : {best_ml:6.3f} s (median {med_ml:.3f}), log L {ll_ml[-1]:.1f}")
-    print(f"   OSEM {k:2d} iterations : {best_os:6.3f} s (median {med_os:.3f}), log L {ll_os[-1]:.1f}")
+    print(f"   OSEM {k:2d} iterations : {best_os:6.3f} s (median {med_os:.3f}), "
+          f"log L {ll_os[-1]:.1f}")
     print(f"   time ratio         : {best_os / best_ml:6.3f} (medians {med_os / med_ml:.3f})   "
           f"target <= 0.25")
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")

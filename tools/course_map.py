@@ -77,6 +77,19 @@ def module_for(notebook: Path, root: Path = ROOT) -> str | None:
     return ".".join(p for p in ("medlib", package, section) if p)
 
 
+def medlib_modules(root: Path = ROOT) -> list[str]:
+    """Every module and package of ``medlib`` by its dotted name, read from the file tree (nothing
+    is imported, so this is safe to call where PyTorch must not be imported)."""
+    names = []
+    for path in sorted((root / "medlib").rglob("*.py")):
+        parts = path.relative_to(root).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if "__pycache__" not in parts:
+            names.append(".".join(parts))
+    return names
+
+
 def module_path(module: str, root: Path = ROOT) -> Path:
     """The source file of a dotted ``medlib`` module name."""
     return root.joinpath(*module.split(".")).with_suffix(".py")

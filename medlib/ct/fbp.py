@@ -248,7 +248,7 @@ def backproject(sinogram, theta) -> np.ndarray:
         column[1:-1] = sino[:, a]
         table[lo:hi] = np.interp(g * s_fine[lo:hi] + c, det, column, left=0.0, right=0.0)
         phases = np.ascontiguousarray(table.reshape(m_len, D).T)   # [q, m] = table[q + D m]
-        windows = sliding_window_view(phases, n, axis=1)            # [q, m, b] = table[q + D (m + b)]
+        windows = sliding_window_view(phases, n, axis=1)   # [q, m, b] = table[q + D (m + b)]
         # Pixel (a, b) sits at fine index D b + e_a, e_a = D (offset_a - b0 - s_lo), rounded.
         e = np.rint(D * (minor * ratio - b0 - s_lo)).astype(np.intp)
         acc[key] += windows[e % D, e // D]

@@ -154,7 +154,8 @@ def simulate_exposure(photons, gain, dark, rng, *, read_noise_sd: float = 0.0,
     -----
     :formula:`xray.detector-model` with its noise, in the physical order:
 
-    1. photons: the number of absorbed quanta is n ~ Poisson(q) (:func:`medlib.noise.poisson_noise`);
+    1. photons: the number of absorbed quanta is n ~ Poisson(q)
+       (:func:`medlib.noise.poisson_noise`);
     2. conversion and gain: G n (each quantum becomes G raw units, on average);
     3. electronics: + D + e, e ~ Normal(0, sigma_e^2);
     4. digitisation: round and clip to the converter's range.

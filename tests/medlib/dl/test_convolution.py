@@ -1,4 +1,5 @@
-"""medlib.dl.convolution (convolution layers in NumPy) against PyTorch, SciPy and medlib.sampling."""
+"""medlib.dl.convolution (convolution layers in NumPy) against PyTorch, SciPy and
+medlib.sampling."""
 from __future__ import annotations
 
 import itertools

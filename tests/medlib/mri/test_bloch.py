@@ -157,7 +157,7 @@ def test_simulated_inversion_recovery_is_the_closed_form(tr):
     ti = 400.0
     if np.isinf(tr):
         events = [mri.pulse(180), mri.free(ti), mri.readout()]
-    else:          # 90 (readout) ... TR-TI ... 180 ... TI ..., twice: the second is the steady state
+    else:   # 90 (readout) ... TR-TI ... 180 ... TI ..., twice: the second is the steady state
         events = [mri.pulse(90), mri.spoil(), mri.free(tr - ti), mri.pulse(180), mri.free(ti),
                   mri.readout()] * 2
     res = mri.bloch_simulate(events, t1, 60.0)
@@ -194,7 +194,7 @@ def test_simulated_spoiled_gradient_echo_reaches_the_ernst_steady_state(tr, t1):
 @pytest.mark.formula("mri.ernst-angle")
 def test_ernst_angle_maximises_the_signal_numerically():
     for tr, t1 in [(5.0, 1084.0), (50.0, 884.0), (2000.0, 343.0)]:
-        best = optimize.minimize_scalar(lambda a: -mri.spoiled_gre_signal(tr, a, t1),
+        best = optimize.minimize_scalar(lambda a, tr=tr, t1=t1: -mri.spoiled_gre_signal(tr, a, t1),
                                         bounds=(0.0, 90.0), method="bounded",
                                         options={"xatol": 1e-10})
         assert mri.ernst_angle_deg(tr, t1) == pytest.approx(best.x, abs=1e-4)

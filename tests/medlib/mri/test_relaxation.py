@@ -86,7 +86,7 @@ def test_simulated_spin_echo_with_dephasing_is_the_exact_closed_form():
     t1 = np.array([884.0, 1124.0, 4300.0, 343.0])
     n = 2001
     df = mri.lorentzian_off_resonance(n, 15.0)
-    for k, (a, b) in enumerate(zip(t1, [72.0, 95.0, 2000.0, 58.0])):
+    for a, b in zip(t1, [72.0, 95.0, 2000.0, 58.0]):
         cycle = [mri.spoil(), mri.pulse(90, "x"), mri.free(te / 2), mri.pulse(180, "y"),
                  mri.free(te / 2), mri.readout(), mri.free(tr - te)]
         res = mri.bloch_simulate(cycle * 3, a, b, off_resonance_hz=df, average=True)
