@@ -63,14 +63,14 @@ def ramp_kernel(lags) -> np.ndarray:
     return h
 
 
-def filter_response(n_padded: int, filter: str = "ramp", *, cutoff: float = 1.0):
+def filter_response(n_padded: int, filter_name: str = "ramp", *, cutoff: float = 1.0):
     """Frequency response of a reconstruction filter for a zero-padded FFT of length ``n``.
 
     Parameters
     ----------
     n_padded : int
         FFT length (even, >= 4): the projections' length after zero padding.
-    filter : {"ramp", "ram-lak", "shepp-logan", "cosine", "hamming", "hann"}, optional
+    filter_name : {"ramp", "ram-lak", "shepp-logan", "cosine", "hamming", "hann"}, optional
         "ramp" and "ram-lak" are the same (the band-limited ramp). The others multiply it by
         a window that falls towards the cut-off.
     cutoff : float, optional
@@ -107,7 +107,7 @@ def filter_response(n_padded: int, filter: str = "ramp", *, cutoff: float = 1.0)
     size = as_int(n_padded, "n_padded", low=4)
     if size % 2:
         raise ValueError(f"n_padded must be even, got {size}")
-    name = as_choice(filter, "filter", FILTERS)
+    name = as_choice(filter_name, "filter_name", FILTERS)
     fc = 0.5 * as_scalar(cutoff, "cutoff", low=0.0, high=1.0, low_inclusive=False)
     lags = np.arange(size)
     lags = np.where(lags <= size // 2, lags, lags - size)      # circular: 0, 1, ..., -1
@@ -144,14 +144,15 @@ def _check_sinogram(sinogram, theta) -> tuple[np.ndarray, np.ndarray]:
     return sino, th
 
 
-def filter_sinogram(sinogram, filter: str = "ramp", *, cutoff: float = 1.0) -> np.ndarray:
+def filter_sinogram(sinogram, filter_name: str = "ramp", *,
+                    cutoff: float = 1.0) -> np.ndarray:
     """Filter every projection (column) of a sinogram with a reconstruction filter.
 
     Parameters
     ----------
     sinogram : array_like, shape (N, n_angles)
         Projections in the columns (detector bins along axis 0).
-    filter : str, optional
+    filter_name : str, optional
         See :func:`filter_response` (default "ramp").
     cutoff : float, optional
         Cut-off as a fraction of Nyquist (default 1).
@@ -174,7 +175,7 @@ def filter_sinogram(sinogram, filter: str = "ramp", *, cutoff: float = 1.0) -> n
     sino = as_array(sinogram, "sinogram", ndim=2)
     n = sino.shape[0]
     size = _padded_length(n)
-    _, response = filter_response(size, filter, cutoff=cutoff)
+    _, response = filter_response(size, filter_name, cutoff=cutoff)
     spectrum = sp_fft.rfft(sino, n=size, axis=0)
     spectrum *= response[:, None]
     return sp_fft.irfft(spectrum, n=size, axis=0)[:n]
@@ -259,7 +260,7 @@ def backproject(sinogram, theta) -> np.ndarray:
     return image
 
 
-def fbp(sinogram, theta, filter: str = "ramp", *, cutoff: float = 1.0) -> np.ndarray:
+def fbp(sinogram, theta, filter_name: str = "ramp", *, cutoff: float = 1.0) -> np.ndarray:
     """Filtered backprojection: reconstruct an image from its parallel-beam sinogram.
 
     Parameters
@@ -269,7 +270,7 @@ def fbp(sinogram, theta, filter: str = "ramp", *, cutoff: float = 1.0) -> np.nda
         (scikit-image's layout).
     theta : array_like, shape (n_angles,)
         Projection angles in radians, uniformly covering [0, pi) (or [0, 2 pi)).
-    filter : {"ramp", "ram-lak", "shepp-logan", "cosine", "hamming", "hann"}, optional
+    filter_name : {"ramp", "ram-lak", "shepp-logan", "cosine", "hamming", "hann"}, optional
         Reconstruction filter (default "ramp", the Ram-Lak filter); see
         :func:`filter_response`.
     cutoff : float, optional
@@ -307,4 +308,4 @@ def fbp(sinogram, theta, filter: str = "ramp", *, cutoff: float = 1.0) -> np.nda
     A. C. Kak and M. Slaney, *Principles of Computerized Tomographic Imaging*, 1988, ch. 3.
     """
     sino, th = _check_sinogram(sinogram, theta)
-    return backproject(filter_sinogram(sino, filter, cutoff=cutoff), th)
+    return backproject(filter_sinogram(sino, filter_name, cutoff=cutoff), th)

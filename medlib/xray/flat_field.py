@@ -14,7 +14,7 @@ from .._validate import as_array, as_choice, as_int, as_rng, as_scalar
 __all__ = [
     "detector_response",
     "flat_field_correct",
-    "minmax_normalize",
+    "rescale_for_display",
     "pixel_spacing_mm",
     "simulate_detector",
     "simulate_exposure",
@@ -247,8 +247,12 @@ def flat_field_correct(raw, flat, dark) -> np.ndarray:
     return numerator / denominator
 
 
-def minmax_normalize(image, *, percentiles: tuple[float, float] | None = None) -> np.ndarray:
-    """Linear normalisation to [0, 1] for display: (I - min) / (max - min).
+def rescale_for_display(image, *, percentiles: tuple[float, float] | None = None) -> np.ndarray:
+    """Linear rescaling to [0, 1] for display, with the image's own range: (I - min) / (max - min).
+
+    Not to be confused with :func:`medlib.processing.minmax_normalize`, which applies statistics
+    fitted on training data to any image (a preprocessing step); this one only prepares one image
+    for the screen, from its own minimum and maximum or percentiles.
 
     Parameters
     ----------

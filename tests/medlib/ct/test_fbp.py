@@ -189,7 +189,7 @@ def test_fbp_accepts_a_full_rotation():
 
 BAD_CALLS = [
     (ct.fbp, (np.zeros((8, 3)), [0.0, 1.0]), {}, ValueError, "theta has 2 angles"),
-    (ct.fbp, (np.zeros((8, 3)), [0.0, 1.0, 2.0], "ramp-lak"), {}, ValueError, "filter"),
+    (ct.fbp, (np.zeros((8, 3)), [0.0, 1.0, 2.0], "ramp-lak"), {}, ValueError, "filter_name"),
     (ct.fbp, (np.zeros(8), [0.0]), {}, ValueError, "sinogram"),
     (ct.fbp, (np.zeros((8, 1)), [0.0]), {"cutoff": 0.0}, ValueError, "cutoff"),
     (ct.filter_sinogram, (np.zeros((8, 1)),), {"cutoff": 1.5}, ValueError, "cutoff"),

@@ -113,11 +113,11 @@ def test_residual_error_falls_with_the_number_of_averaged_flats(rng):
 @pytest.mark.formula("xray.minmax-display")
 def test_minmax_matches_scikit_image_rescale_intensity(rng):
     image = rng.normal(100, 30, (40, 50))
-    ours = xray.minmax_normalize(image)
+    ours = xray.rescale_for_display(image)
     np.testing.assert_allclose(ours, rescale_intensity(image, out_range=(0.0, 1.0)),
                                atol=1e-14)
     assert ours.min() == 0.0 and ours.max() == 1.0
-    np.testing.assert_allclose(xray.minmax_normalize(3 * image - 7), ours, atol=1e-13)
+    np.testing.assert_allclose(xray.rescale_for_display(3 * image - 7), ours, atol=1e-13)
 
 
 @pytest.mark.formula("xray.minmax-display")
@@ -125,11 +125,11 @@ def test_percentile_normalisation_resists_a_hot_pixel(rng):
     image = rng.normal(100, 10, (50, 50))
     lo, hi = np.percentile(image, [1, 99])
     image[3, 3] = 1e6                                   # one defective pixel
-    robust = xray.minmax_normalize(image, percentiles=(1, 99))
+    robust = xray.rescale_for_display(image, percentiles=(1, 99))
     lo, hi = np.percentile(image, [1, 99])
     expected = rescale_intensity(image, in_range=(lo, hi), out_range=(0.0, 1.0))
     np.testing.assert_allclose(robust, expected, atol=1e-14)
-    assert np.median(xray.minmax_normalize(image)) < 1e-3  # plain min-max: all black
+    assert np.median(xray.rescale_for_display(image)) < 1e-3  # plain min-max: all black
     assert 0.3 < np.median(robust) < 0.7
 
 
@@ -181,7 +181,7 @@ BAD_CALLS = [
      "flat must exceed dark"),
     (xray.flat_field_correct, (np.ones(4), np.ones(3), 0.0), {}, ValueError, "broadcast"),
     (xray.flat_field_correct, (np.ones(4), [2.0, np.nan, 2, 2], 0.0), {}, ValueError, "finite"),
-    (xray.minmax_normalize, (np.full((3, 3), 7.0),), {}, ValueError, "constant"),
+    (xray.rescale_for_display, (np.full((3, 3), 7.0),), {}, ValueError, "constant"),
     (xray.to_monochrome2, ([1, 2], "RGB", 8), {}, ValueError, "photometric"),
     (xray.to_monochrome2, ([1, 300], "MONOCHROME1", 8), {}, ValueError, "pixels"),
     (xray.to_monochrome2, ([-1, 2], "MONOCHROME1", 8), {}, ValueError, "pixels"),
@@ -196,7 +196,7 @@ BAD_CALLS = [
     (xray.simulate_exposure, ([1.0], 1.0, 0.0, 0), {"bits_stored": 0}, ValueError, "bits_stored"),
     (xray.simulate_exposure, (np.ones(3), np.ones(4), 0.0, 0), {}, ValueError, "broadcast"),
     (xray.simulate_exposure, ([1.0], 1.0, 0.0, None), {}, TypeError, "rng"),
-    (xray.minmax_normalize, (np.arange(10.0),), {"percentiles": (60, 40)}, ValueError,
+    (xray.rescale_for_display, (np.arange(10.0),), {"percentiles": (60, 40)}, ValueError,
      "percentiles"),
 ]
 
@@ -209,7 +209,7 @@ def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     raw = assert_inputs_unchanged(xray.detector_response, p, gain, dark)
     flat = gain * 10 + dark
     assert_inputs_unchanged(xray.flat_field_correct, raw, flat, dark)
-    assert_inputs_unchanged(xray.minmax_normalize, raw, percentiles=(5, 95))
+    assert_inputs_unchanged(xray.rescale_for_display, raw, percentiles=(5, 95))
     sv = rng.integers(0, 4096, (5, 5))
     assert_inputs_unchanged(xray.to_monochrome2, sv, "MONOCHROME1", 12)
     assert_inputs_unchanged(xray.simulate_exposure, p * 100, gain, dark, 0, read_noise_sd=1.0,
