@@ -198,10 +198,87 @@ def escape_bars(app, what, name, obj, options, lines):
             lines[i] = "".join(p if j % 2 else p.replace("|", "\\|") for j, p in enumerate(parts))
 
 
+_UNDERLINE = re.compile(r"^\s*([-=~^])\1{2,}\s*$")
+
+
+def flatten_headings(app, what, name, obj, options, lines):
+    """Module docstrings use underlined headings ("Conventions of this module" / "-----") that
+    read well in a terminal; on a page they would become sections with clashing labels. Turn each
+    into a bold paragraph (a heading may wrap over several lines)."""
+    if what != "module":
+        return
+    i = 0
+    while i < len(lines):
+        if _UNDERLINE.match(lines[i]) and i > 0 and lines[i - 1].strip():
+            start = i - 1
+            while start > 0 and lines[start - 1].strip():
+                start -= 1
+            title = " ".join(line.strip() for line in lines[start:i])
+            lines[start:i + 1] = [f"**{title}**", ""]
+            i = start + 2
+        else:
+            i += 1
+
+
+def _python_object(dotted: str):
+    """The object a dotted name refers to (a module or an attribute of one), or None."""
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return None
+        return obj
+    return None
+
+
+def resolve_reexports(app, env, node, contnode):
+    """Resolve a Python cross-reference that names a function where the reader meets it: through
+    its chapter package (``medlib.ct.log_transform``), or unqualified from a sibling module of the
+    same package (``system_matrix`` in ``medlib.pet.mlem_osem``). The reference is pointed at the
+    module that defines the object, where the API reference documents it."""
+    import inspect
+
+    if node.get("refdomain") != "py":
+        return None
+    target = node["reftarget"].lstrip("~.")
+    module = node.get("py:module") or ""
+    candidates = [target]
+    parts = module.split(".") if module else []
+    candidates += [".".join(parts[:i] + [target]) for i in range(len(parts), 0, -1)]
+    for candidate in candidates:
+        if not candidate.startswith("medlib"):
+            continue
+        obj = _python_object(candidate)
+        if obj is None:
+            continue
+        if inspect.ismodule(obj):
+            real, reftype = obj.__name__, "mod"
+        elif hasattr(obj, "__module__") and hasattr(obj, "__qualname__"):
+            real, reftype = f"{obj.__module__}.{obj.__qualname__}", "obj"
+        else:
+            continue
+        domain = env.get_domain("py")
+        found = domain.resolve_xref(env, node["refdoc"], app.builder, reftype, real, node,
+                                    contnode)
+        if found is not None:
+            return found
+    return None
+
+
 def setup(app):
     _patch_shell_polling()
     app.add_role("formula", formula_role)
     app.connect("autodoc-process-docstring", escape_bars)
+    app.connect("autodoc-process-docstring", flatten_headings, priority=100)
+    app.connect("missing-reference", resolve_reexports)
     app.connect("config-inited", _config_inited, priority=900)
     app.connect("html-page-context", _fix_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -12,12 +12,12 @@ collects both into chapters/appendix/errata.md, so the list can never fall behin
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
 
 import course_map
+import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "chapters" / "appendix" / "errata.md"
@@ -38,16 +38,15 @@ are on the {doc}`notation` page.
 """
 
 
-def _source(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
+def _source(cell) -> str:
+    return cell.get("source", "")
 
 
 def notebook_errata(root: Path = ROOT) -> list[dict]:
     """Every "Seed erratum" admonition: notebook, section title, heading above it, title, body."""
     found = []
     for nb in course_map.notebooks(root):      # book order
-        cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+        cells = nbformat.read(nb, as_version=4).cells
         title, heading = nb.stem, ""
         for cell in cells:
             if cell.get("cell_type") != "markdown":

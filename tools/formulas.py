@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import course_map
+import nbformat
 
 __all__ = ["Formula", "catalogue", "problems", "trace", "appendix_markdown"]
 
@@ -125,13 +126,12 @@ def _notebooks(root: Path) -> list[Path]:
     return course_map.notebooks(root)
 
 
-def _cells(notebook: Path) -> list[dict]:
-    return json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+def _cells(notebook: Path) -> list:
+    return nbformat.read(notebook, as_version=4).cells
 
 
-def _source(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
+def _source(cell) -> str:
+    return cell.get("source", "")
 
 
 def notebook_labels(root: Path = ROOT) -> dict[str, list[str]]:

@@ -86,9 +86,9 @@ def conv_layer(x, weight, bias=None, *, stride=1, padding=0, dilation=1) -> np.n
 
     Parameters
     ----------
-    x : array_like, shape (N, C_in, *spatial)
+    x : array_like, shape (N, C_in) + spatial
         A batch of N inputs with C_in channels; spatial is (L,), (H, W) or (D, H, W).
-    weight : array_like, shape (C_out, C_in, *kernel)
+    weight : array_like, shape (C_out, C_in) + kernel
         One kernel per pair of output and input channels (PyTorch's layout).
     bias : array_like, shape (C_out,), optional
         Added to every output of channel o (default none).
@@ -98,7 +98,7 @@ def conv_layer(x, weight, bias=None, *, stride=1, padding=0, dilation=1) -> np.n
 
     Returns
     -------
-    numpy.ndarray of float64, shape (N, C_out, *out)
+    numpy.ndarray of float64, shape (N, C_out) + out
         out along each axis as :func:`output_size`. Equals
         ``torch.nn.functional.conv2d(x, weight, bias, stride, padding, dilation)`` (conv1d,
         conv3d for other dimensions).

@@ -4,11 +4,13 @@ Everything in ``medlib`` that imports PyTorch lives here or in the Part III/IV p
 of ``medlib`` works without it. Importing this package without PyTorch raises an
 :class:`ImportError` that says how to install it.
 
-Modules
--------
-networks    small networks: :func:`tiny_segmenter` (Part III adds its segmentation networks here)
-toy_tasks   synthetic tasks with a rare foreground: :func:`lesion_task`
-training    :func:`numpy_loss` (a NumPy loss as a PyTorch loss), :func:`train`, :func:`predict`
+Modules:
+
+* :mod:`~medlib.nn.networks`: small networks, :func:`tiny_segmenter` (Part III adds its
+  segmentation networks here).
+* :mod:`~medlib.nn.toy_tasks`: synthetic tasks with a rare foreground, :func:`lesion_task`.
+* :mod:`~medlib.nn.training`: :func:`numpy_loss` (a NumPy loss as a PyTorch loss),
+  :func:`train`, :func:`predict`.
 
 Used in ``chapters/dl-formulas/losses.ipynb`` (section 9.2 of the key formulas). Install PyTorch
 (the CPU build is enough) with the course's extra::

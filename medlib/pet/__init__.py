@@ -2,10 +2,11 @@
 
 One module per section of ``chapters/pet-spect/``:
 
-decay          decay law, half-life, activity, decay correction (``decay.ipynb``, 6.1)
-forward_model  sparse system matrix, expected counts, Poisson sampling, phantoms
-               (``forward-model.ipynb``, 6.2)
-mlem_osem      likelihood, MLEM, OSEM (``mlem-osem.ipynb``, 6.3)
+* :mod:`~medlib.pet.decay`: decay law, half-life, activity, decay correction
+  (``decay.ipynb``, 6.1).
+* :mod:`~medlib.pet.forward_model`: sparse system matrix, expected counts, Poisson sampling,
+  phantoms (``forward-model.ipynb``, 6.2).
+* :mod:`~medlib.pet.mlem_osem`: likelihood, MLEM, OSEM (``mlem-osem.ipynb``, 6.3).
 
 Every public name is re-exported here: ``from medlib import pet; pet.mlem(...)``. In this
 namespace ``pet.decay`` is the function :func:`~medlib.pet.decay.decay`, not the module of the

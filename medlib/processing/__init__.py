@@ -2,12 +2,12 @@
 
 Chapter ``chapters/image-processing/``, one module per section notebook:
 
-normalization  8.1  min-max and z-score normalisation fitted on training data, the histogram,
-                    its CDF and histogram equalisation (``normalization.ipynb``)
-filtering      8.2  sampled Gaussian kernels, Sobel gradients, the Laplacian, sharpening and the
-                    noise gain of a filter (``filtering.ipynb``)
-resampling     8.3  affine resampling by backward mapping, nearest neighbour for label maps,
-                    resampling to a new spacing (``resampling.ipynb``)
+* :mod:`~medlib.processing.normalization` (8.1): min-max and z-score normalisation fitted on
+  training data, the histogram, its CDF and histogram equalisation (``normalization.ipynb``).
+* :mod:`~medlib.processing.filtering` (8.2): sampled Gaussian kernels, Sobel gradients, the
+  Laplacian, sharpening and the noise gain of a filter (``filtering.ipynb``).
+* :mod:`~medlib.processing.resampling` (8.3): affine resampling by backward mapping, nearest
+  neighbour for label maps, resampling to a new spacing (``resampling.ipynb``).
 
 Every public name is re-exported here: ``from medlib import processing;
 processing.gaussian_filter(...)``.

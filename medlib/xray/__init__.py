@@ -3,9 +3,9 @@ response, flat-field correction and display.
 
 One module per section of ``chapters/xray/``:
 
-projection  transmission, slab law, DRR (``projection.ipynb``, 7.1)
-flat_field  detector model and simulation, flat-field correction, display, MONOCHROME1, pixel
-            spacing (``flat-field.ipynb``, 7.2)
+* :mod:`~medlib.xray.projection`: transmission, slab law, DRR (``projection.ipynb``, 7.1).
+* :mod:`~medlib.xray.flat_field`: detector model and simulation, flat-field correction,
+  display, MONOCHROME1, pixel spacing (``flat-field.ipynb``, 7.2).
 
 Every public name is re-exported here: ``from medlib import xray; xray.drr(...)``.
 """
