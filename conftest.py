@@ -26,7 +26,8 @@ from queue import Empty
 import pytest
 
 ROOT = Path(__file__).resolve().parent
-# The overrides exist for tests/book/test_budgets.py, which proves that an over-budget notebook fails.
+# The overrides exist for tests/book/test_budgets.py, which proves that an over-budget notebook
+# fails.
 RESULTS = Path(os.environ.get("COURSE_BUDGET_DIR", ROOT / "_build" / "budgets"))
 TABLE = RESULTS.parent / (RESULTS.name + ".md")
 BUDGET_SECONDS = float(os.environ.get("COURSE_BUDGET_SECONDS", 60.0))
