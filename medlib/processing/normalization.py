@@ -109,6 +109,9 @@ def minmax_normalize(image, x_min: float, x_max: float, *, clip: bool = False) -
     return np.clip(out, 0.0, 1.0) if clip else out
 
 
+_CONSTANT_RTOL = 1e-12   # std / max|x| below this is the rounding error of a constant
+
+
 def fit_zscore(training) -> tuple[float, float]:
     """Fit the mean and standard deviation of z-score normalisation on training data.
 
@@ -125,12 +128,15 @@ def fit_zscore(training) -> tuple[float, float]:
     Raises
     ------
     ValueError
-        If the data are empty, not finite, or constant (std == 0).
+        If the data are empty, not finite, or constant: a standard deviation at most 1e-12
+        times the largest magnitude is rounding error of the mean (np.full(3, 0.1).std() is
+        1.4e-17, not 0), not contrast.
     """
     values = _pooled(training, "training")
     mu, sd = float(values.mean()), float(values.std())
-    if sd == 0:
-        raise ValueError("training has zero standard deviation: z-scores would divide by zero")
+    if sd <= _CONSTANT_RTOL * float(np.max(np.abs(values))):
+        raise ValueError(f"training has zero standard deviation (std {sd:.3g} is rounding error "
+                         "of constant data): z-scores would divide by zero")
     return mu, sd
 
 
