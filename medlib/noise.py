@@ -78,7 +78,8 @@ def poisson_noise(expected, rng) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of float
-        Non-negative integer counts (stored as float64 so that logs and divisions just work).
+        Non-negative integer counts (stored as float64 so that logs and divisions just work),
+        the shape of ``expected``: a 0-d array for a scalar.
 
     Raises
     ------
@@ -93,7 +94,7 @@ def poisson_noise(expected, rng) -> np.ndarray:
     lam = as_array(expected, "expected")
     if np.any(lam < 0):
         raise ValueError("expected counts must be >= 0")
-    return as_rng(rng).poisson(lam).astype(np.float64)
+    return np.asarray(as_rng(rng).poisson(lam), dtype=np.float64)   # poisson() of 0-d is an int
 
 
 def rician_magnitude(magnitude, sigma: float, rng) -> np.ndarray:

@@ -163,7 +163,7 @@ def sample_counts(expected, rng) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of float
-        Integer-valued counts, same shape.
+        Integer-valued counts, same shape (a 0-d array for a scalar).
 
     Raises
     ------

@@ -55,6 +55,14 @@ def test_poisson_of_zero_is_zero():
 
 
 @pytest.mark.formula("noise.snr")
+def test_poisson_noise_of_a_scalar_is_a_0d_array():
+    # issue 11, group 4: poisson_noise(5.0, rng=0) raised AttributeError ('int' has no astype).
+    y = noise.poisson_noise(5.0, rng=0)
+    assert isinstance(y, np.ndarray) and y.shape == () and y.dtype == np.float64
+    assert y == np.random.default_rng(0).poisson(5.0)
+    assert noise.poisson_noise(np.float32(0.0), 1).shape == ()
+
+
 def test_snr_of_poisson_counts_is_the_square_root_of_the_mean():
     for lam in (25.0, 400.0):
         y = noise.poisson_noise(np.full(50_000, lam), rng=4)
