@@ -156,15 +156,24 @@ def rician_pdf(m, nu: float, sigma: float) -> np.ndarray:
 
     Notes
     -----
-    :formula:`noise.rician`. Evaluated with the exponentially scaled Bessel function
-    ``i0e(z) = exp(-z) I0(z)`` so that large SNR does not overflow.
+    :formula:`noise.rician`. Evaluated in log space with the exponentially scaled Bessel
+    function ``i0e(z) = exp(-z) I0(z)``: log p = log m - 2 log sigma - ((m - nu)/sigma)^2 / 2
+    + log i0e(z), z = m nu / sigma^2 (log z from the logs, and the asymptote
+    i0e(z) ~ 1/sqrt(2 pi z) beyond 1e12), so that neither a large SNR nor a tiny sigma
+    overflows to NaN.
     """
     x = as_array(m, "m")
     v = as_scalar(nu, "nu", low=0.0)
     s = as_scalar(sigma, "sigma", low=0.0, low_inclusive=False)
-    z = np.clip(x, 0.0, None) * v / s**2
-    pdf = x / s**2 * np.exp(-((x - v) ** 2) / (2 * s**2)) * special.i0e(z)
-    return np.where(x >= 0, pdf, 0.0)
+    xp = np.clip(x, 0.0, None)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        log_z = np.log(xp) + np.log(v) - 2 * np.log(s)           # -inf when m = 0 or nu = 0
+        z = np.exp(np.minimum(log_z, 700.0))
+        log_i0e = np.where(log_z > np.log(1e12), -0.5 * (np.log(2 * np.pi) + log_z),
+                           np.log(special.i0e(z)))
+        log_pdf = np.log(xp) - 2 * np.log(s) - 0.5 * ((xp - v) / s) ** 2 + log_i0e
+        pdf = np.exp(log_pdf)
+    return np.where(x > 0, pdf, 0.0)
 
 
 def rician_mean(nu, sigma: float) -> np.ndarray:

@@ -160,6 +160,26 @@ def test_nps_of_one_roi_equals_the_stack_of_one_and_bins_can_be_chosen(rng):
     assert np.all(np.diff(f) > 0) and f[-1] <= 0.25 * np.sqrt(2)
 
 
+def test_rician_pdf_at_a_tiny_sigma_is_finite_and_scales():
+    # issue 11, group 5: sigma^2 underflowed to 0 and the density became NaN below ~1e-154.
+    s, nu = 1e-170, 2.5e-170
+    m = np.linspace(0.0, 8.0, 17) * s
+    p = noise.rician_pdf(m, nu, s)
+    assert np.all(np.isfinite(p))
+    # p(m; nu, sigma) = p(m / sigma; nu / sigma, 1) / sigma, with SciPy at sigma = 1
+    np.testing.assert_allclose(p * s, stats.rice.pdf(m / s, nu / s), rtol=1e-10, atol=1e-300)
+    # Very high SNR: the density at m = nu tends to sqrt(m / nu) / (sigma sqrt(2 pi)).
+    assert noise.rician_pdf(1.0, 1.0, 1e-160) == pytest.approx(
+        1 / (np.sqrt(2 * np.pi) * 1e-160), rel=1e-12)
+
+
+def test_rician_pdf_matches_scipy_over_many_scales():
+    m = np.linspace(0.0, 6.0, 25)
+    for s in (1e-3, 0.05, 1.0, 40.0):
+        np.testing.assert_allclose(noise.rician_pdf(m, 1.5, s), stats.rice.pdf(m, 1.5 / s, scale=s),
+                                   rtol=1e-9, atol=1e-300)
+
+
 BAD_CALLS = [
     (noise.add_gaussian_noise, (np.ones(3), -1.0, 0), {}, ValueError, "sigma"),
     (noise.add_gaussian_noise, (np.ones(3), 1.0, None), {}, TypeError, "rng"),

@@ -200,6 +200,21 @@ def test_fully_developed_speckle_is_rayleigh():
                                stats.rayleigh.pdf(grid, scale=sigma), atol=1e-12)
 
 
+@pytest.mark.parametrize("ref_db", [-1e-17, -5e-324])
+def test_envelope_at_a_tiny_reference_level_is_a_delta_not_nan(ref_db):
+    # issue 11, group 5: 10 ** (-1e-17 / 20) rounds to 1, its log to 0, and exp(-inf * 0) is NaN.
+    env = us.gaussian_pulse_envelope([-1e-7, 0.0, 1e-9], 5e6, bandwidth_reference_db=ref_db)
+    np.testing.assert_array_equal(env, [0.0, 1.0, 0.0])
+
+
+def test_envelope_uses_the_exact_log_of_the_reference_level():
+    fc, bw, ref_db = 5e6, 0.6, -1e-9
+    a = (np.pi * fc * bw) ** 2 / (4 * (-ref_db) * np.log(10) / 20)      # exp(-a t^2)
+    t = 1 / np.sqrt(a)
+    env = us.gaussian_pulse_envelope(t, fc, bw, bandwidth_reference_db=ref_db)
+    assert env == pytest.approx(np.exp(-1.0), rel=1e-12)
+
+
 BAD_CALLS = [
     (us.gaussian_pulse, (np.zeros(3), 0.0), {}, ValueError, "center_frequency_hz"),
     (us.gaussian_pulse, (np.zeros(3), 5e6, -0.5), {}, ValueError, "fractional_bandwidth"),
