@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ._validate import as_array, as_int, as_rng, as_scalar
+from ._validate import as_array, as_axis, as_int, as_rng, as_scalar
 
 __all__ = [
     "add_gaussian_noise",
@@ -261,7 +261,10 @@ def snr(samples, *, axis=None) -> np.ndarray:
     Raises
     ------
     ValueError
-        If there are fewer than two samples along ``axis`` or values are not finite.
+        If there are fewer than two samples along ``axis``, values are not finite, or ``axis``
+        is out of range.
+    TypeError
+        If ``axis`` is neither None nor an integer.
 
     Notes
     -----
@@ -269,6 +272,8 @@ def snr(samples, *, axis=None) -> np.ndarray:
     this is sqrt(lambda), for additive Gaussian noise x / sigma.
     """
     x = as_array(samples, "samples")
+    if axis is not None:
+        axis = as_axis(axis, x.ndim)
     n = x.size if axis is None else x.shape[axis]
     if n < 2:
         raise ValueError("samples must hold at least 2 repetitions along axis")

@@ -51,6 +51,8 @@ def interpolate_nearest(array, coords, *, cval: float = 0.0) -> np.ndarray:
     Supports proc.backward-mapping with ``order=0``.
     """
     a = as_array(array, "array", dtype=None)
+    if a.ndim == 0:
+        raise ValueError("array must have at least one dimension, got a scalar")
     c = as_array(coords, "coords", allow_empty=True)
     if c.ndim < 1 or c.shape[0] != a.ndim:
         raise ValueError(f"coords must have shape ({a.ndim}, ...) for a {a.ndim}D array, "

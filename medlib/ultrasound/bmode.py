@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .._validate import as_array, as_int, as_scalar, check_broadcast
+from .._validate import as_array, as_axis, as_int, as_scalar, check_broadcast
 from .echoes import attenuation_db
 from .waves import SOFT_TISSUE_SPEED_M_PER_S
 
@@ -289,9 +289,7 @@ def analytic_signal(x, *, axis: int = -1) -> np.ndarray:
     arr = as_array(x, "x")
     if arr.ndim == 0:
         raise ValueError("x must have at least one dimension")
-    ax = axis % arr.ndim if -arr.ndim <= axis < arr.ndim else None
-    if ax is None:
-        raise ValueError(f"axis {axis} is out of range for x with {arr.ndim} dimensions")
+    ax = as_axis(axis, arr.ndim)
     n = arr.shape[ax]
     h = np.zeros(n)
     h[0] = 1.0
@@ -371,8 +369,9 @@ def apply_tgc(lines, gain_db, *, axis: int = -1) -> np.ndarray:
     """
     x = as_array(lines, "lines")
     g = as_array(gain_db, "gain_db", ndim=1)
-    if x.ndim == 0 or not -x.ndim <= axis < x.ndim:
-        raise ValueError("axis is out of range for lines")
+    if x.ndim == 0:
+        raise ValueError("lines must have at least one dimension, got a scalar")
+    axis = as_axis(axis, x.ndim)
     if g.size != x.shape[axis]:
         raise ValueError(f"gain_db must have one value per sample ({x.shape[axis]}), "
                          f"got {g.size}")

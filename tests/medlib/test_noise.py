@@ -180,6 +180,21 @@ def test_rician_pdf_matches_scipy_over_many_scales():
                                    rtol=1e-9, atol=1e-300)
 
 
+# issue 11, group 6: a wrong axis gave IndexError/TypeError from inside NumPy.
+AXIS_CALLS = [
+    (noise.snr, (np.ones((3, 4)),), {"axis": 5}, ValueError, r"axis must be in \[-2, 1\]"),
+    (noise.snr, (np.ones((3, 4)),), {"axis": 1.5}, TypeError, "axis must be an integer"),
+    (noise.snr, (np.ones((3, 4)),), {"axis": "0"}, TypeError, "axis must be an integer"),
+]
+
+test_a_wrong_axis_is_named = bad_input_test(AXIS_CALLS)
+
+
+def test_snr_accepts_a_negative_axis():
+    x = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 9.0]])
+    np.testing.assert_allclose(noise.snr(x, axis=-1), [2.0 / 1.0, 5.0 / np.sqrt(13.0)])
+
+
 BAD_CALLS = [
     (noise.add_gaussian_noise, (np.ones(3), -1.0, 0), {}, ValueError, "sigma"),
     (noise.add_gaussian_noise, (np.ones(3), 1.0, None), {}, TypeError, "rng"),

@@ -201,6 +201,12 @@ def test_affine_resample_refuses_a_huge_output_shape():
         resampling.affine_resample(*args, (4, 5), max_voxels=19)
 
 
+def test_interpolate_nearest_refuses_a_scalar_array():
+    # issue 11, group 6 (the nearest-neighbour twin of interpolate_linear)
+    with pytest.raises(ValueError, match="array must have at least one dimension"):
+        resampling.interpolate_nearest(5.0, np.ones(0))
+
+
 BAD_CALLS = [
     (resampling.interpolate_nearest, (np.ones((3, 3)), np.ones((3, 2))), {}, ValueError,
      "coords"),

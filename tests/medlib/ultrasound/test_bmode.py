@@ -215,6 +215,27 @@ def test_envelope_uses_the_exact_log_of_the_reference_level():
     assert env == pytest.approx(np.exp(-1.0), rel=1e-12)
 
 
+# issue 11, group 6: a non-integer axis gave TypeError from a comparison or a tuple index.
+AXIS_CALLS = [
+    (us.envelope, (np.ones(8),), {"axis": 1.5}, TypeError, "axis must be an integer"),
+    (us.envelope, (np.ones(8),), {"axis": 3}, ValueError, r"axis must be in \[-1, 0\]"),
+    (us.analytic_signal, (np.ones(8),), {"axis": "x"}, TypeError, "axis must be an integer"),
+    (us.apply_tgc, (np.ones((2, 8)), np.zeros(8)), {"axis": 1.5}, TypeError,
+     "axis must be an integer"),
+    (us.apply_tgc, (np.ones((2, 8)), np.zeros(8)), {"axis": None}, TypeError,
+     "axis must be an integer"),
+    (us.apply_tgc, (np.ones((2, 8)), np.zeros(8)), {"axis": 2}, ValueError,
+     r"axis must be in \[-2, 1\]"),
+]
+
+test_a_wrong_axis_is_named = bad_input_test(AXIS_CALLS)
+
+
+def test_apply_tgc_along_the_first_axis():
+    out = us.apply_tgc(np.ones((3, 2)), [0.0, 20.0, 40.0], axis=0)
+    np.testing.assert_allclose(out, [[1.0, 1.0], [10.0, 10.0], [100.0, 100.0]])
+
+
 BAD_CALLS = [
     (us.gaussian_pulse, (np.zeros(3), 0.0), {}, ValueError, "center_frequency_hz"),
     (us.gaussian_pulse, (np.zeros(3), 5e6, -0.5), {}, ValueError, "fractional_bandwidth"),
