@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import as_array, as_choice, as_int, as_scalar
+from .._validate import as_array, as_bool, as_choice, as_int, as_scalar
 from ._common import _broadcast, _check_te_tr, _relaxation_times, _result, _times
 
 __all__ = [
@@ -354,6 +354,7 @@ def bloch_simulate(events, t1_ms, t2_ms, *, m0=1.0, off_resonance_hz=0.0, m_init
     ------
     TypeError
         If an event is not one of the event types.
+        If ``average`` is not True or False (a string such as 'False' is refused).
     ValueError
         On non-positive or NaN relaxation times, negative m0, non-finite off-resonance,
         isochromat arrays of different lengths, or a malformed ``m_init``.
@@ -386,6 +387,7 @@ def bloch_simulate(events, t1_ms, t2_ms, *, m0=1.0, off_resonance_hz=0.0, m_init
         if isinstance(ev, Pulse):
             as_choice(ev.axis, f"events[{i}].axis", tuple(_AXES))
             as_scalar(ev.flip_deg, f"events[{i}].flip_deg")
+    average = as_bool(average, "average")
     t1, t2, mm0, df = _isochromat_parameters(t1_ms, t2_ms, m0, off_resonance_hz)
     start = _initial_magnetisation(m_init, t1.size, mm0)
     n = max(t1.size, start.shape[1])

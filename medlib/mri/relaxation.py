@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .._validate import as_array, as_int, as_scalar
+from .._validate import as_array, as_bool, as_int, as_scalar
 from ._common import _broadcast, _check_te_tr, _relaxation_times, _result, _times
 
 __all__ = [
@@ -396,6 +396,8 @@ def spin_echo_image(fractions: Mapping[str, np.ndarray], tissues: Mapping[str, T
 
     Raises
     ------
+    TypeError
+        If ``exact`` is not True or False (a string such as 'False' is refused).
     ValueError
         If a tissue is missing, shapes differ, fractions are outside [0, 1], or TE > TR.
 
@@ -408,7 +410,7 @@ def spin_echo_image(fractions: Mapping[str, np.ndarray], tissues: Mapping[str, T
         raise TypeError("fractions must be a non-empty mapping of tissue name to array")
     if not isinstance(tissues, Mapping):
         raise TypeError("tissues must be a mapping of tissue name to Tissue")
-    signal_fn = spin_echo_signal_exact if exact else spin_echo_signal
+    signal_fn = spin_echo_signal_exact if as_bool(exact, "exact") else spin_echo_signal
     out, shape = None, None
     for name, f in fractions.items():
         if name not in tissues:

@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from .._validate import as_array, as_int, as_scalar
+from .._validate import as_array, as_bool, as_int, as_scalar
 
 __all__ = [
     "cdf",
@@ -90,6 +90,8 @@ def minmax_normalize(image, x_min: float, x_max: float, *, clip: bool = False) -
 
     Raises
     ------
+    TypeError
+        If ``clip`` is not True or False (a string such as 'False' is refused).
     ValueError
         If x_max <= x_min or the image is not finite.
 
@@ -103,6 +105,7 @@ def minmax_normalize(image, x_min: float, x_max: float, *, clip: bool = False) -
     x = as_array(image, "image")
     lo = as_scalar(x_min, "x_min")
     hi = as_scalar(x_max, "x_max")
+    clip = as_bool(clip, "clip")
     if hi <= lo:
         raise ValueError(f"x_max must be greater than x_min, got x_min={lo}, x_max={hi}")
     out = (x - lo) / (hi - lo)

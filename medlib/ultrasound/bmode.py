@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .._validate import as_array, as_axis, as_int, as_scalar, check_broadcast
+from .._validate import as_array, as_axis, as_bool, as_int, as_scalar, check_broadcast
 from .echoes import attenuation_db
 from .waves import SOFT_TISSUE_SPEED_M_PER_S
 
@@ -435,6 +435,8 @@ def db_compress(envelope_values, *, dynamic_range_db: float = 60.0, reference: f
 
     Raises
     ------
+    TypeError
+        If ``normalize`` is not True or False (a string such as 'False' is refused).
     ValueError
         If the envelope is negative or all zero (without ``reference``), or DR is not positive.
 
@@ -446,6 +448,7 @@ def db_compress(envelope_values, *, dynamic_range_db: float = 60.0, reference: f
     contrast.
     """
     a = as_array(envelope_values, "envelope_values")
+    normalize = as_bool(normalize, "normalize")
     if np.any(a < 0):
         raise ValueError("envelope_values must be >= 0")
     dr = as_scalar(dynamic_range_db, "dynamic_range_db", low=0.0, low_inclusive=False)

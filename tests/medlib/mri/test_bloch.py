@@ -255,6 +255,15 @@ def test_spoiled_gre_signal_tends_smoothly_to_zero_at_small_tr():
     np.testing.assert_allclose(mri.spoiled_gre_signal(tr, 15.0, 900.0), expected, rtol=1e-9)
 
 
+# issue 11, group 7: a flag given as the string "False" (or a number) was read as truthy.
+FLAG_CALLS = [
+    (mri.bloch_simulate, ([mri.pulse(90)], 800.0, 80.0), {"average": "False"}, TypeError,
+     "average must be True or False"),
+]
+
+test_a_flag_must_be_a_bool = bad_input_test(FLAG_CALLS)
+
+
 BAD_CALLS = [
     (mri.larmor_frequency_mhz, (-1.0,), {}, ValueError, "b0_t"),
     (mri.larmor_frequency_mhz, (3.0, "2H"), {}, ValueError, "nucleus"),

@@ -238,6 +238,17 @@ def test_a_tiny_sigma_gives_a_delta_kernel_not_nan():
         filtering.gaussian_kernel_2d(1e-170, normalize=False)
 
 
+# issue 11, group 7: a flag given as the string "False" (or a number) was read as truthy.
+FLAG_CALLS = [
+    (filtering.gaussian_kernel_1d, (1.0,), {"normalize": "False"}, TypeError,
+     "normalize must be True or False"),
+    (filtering.gaussian_kernel_2d, (1.0,), {"normalize": 0}, TypeError,
+     "normalize must be True or False"),
+]
+
+test_a_flag_must_be_a_bool = bad_input_test(FLAG_CALLS)
+
+
 BAD_CALLS = [
     (filtering.gaussian_kernel_1d, (0.0,), {}, ValueError, "sigma"),
     (filtering.gaussian_kernel_1d, (1.0,), {"truncate": -1.0}, ValueError, "truncate"),

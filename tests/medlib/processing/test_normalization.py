@@ -138,6 +138,15 @@ def test_fit_zscore_keeps_a_small_but_real_spread():
     assert sd == pytest.approx(np.sqrt(2 / 3) * 1e-6, rel=1e-6)
 
 
+# issue 11, group 7: a flag given as the string "False" (or a number) was read as truthy.
+FLAG_CALLS = [
+    (normalization.minmax_normalize, (np.ones(3), 0.0, 2.0), {"clip": "False"}, TypeError,
+     "clip must be True or False"),
+]
+
+test_a_flag_must_be_a_bool = bad_input_test(FLAG_CALLS)
+
+
 BAD_CALLS = [
     (normalization.fit_minmax, (np.ones(5),), {}, ValueError, "x_max == x_min"),
     (normalization.fit_minmax, (np.arange(5.0),), {"percentiles": (50, 10)}, ValueError,

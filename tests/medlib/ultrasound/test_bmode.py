@@ -236,6 +236,15 @@ def test_apply_tgc_along_the_first_axis():
     np.testing.assert_allclose(out, [[1.0, 1.0], [10.0, 10.0], [100.0, 100.0]])
 
 
+# issue 11, group 7: a flag given as the string "False" (or a number) was read as truthy.
+FLAG_CALLS = [
+    (us.db_compress, (np.array([1.0, 0.1]),), {"normalize": "False"}, TypeError,
+     "normalize must be True or False"),
+]
+
+test_a_flag_must_be_a_bool = bad_input_test(FLAG_CALLS)
+
+
 BAD_CALLS = [
     (us.gaussian_pulse, (np.zeros(3), 0.0), {}, ValueError, "center_frequency_hz"),
     (us.gaussian_pulse, (np.zeros(3), 5e6, -0.5), {}, ValueError, "fractional_bandwidth"),
