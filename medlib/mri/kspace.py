@@ -334,12 +334,15 @@ def _centred_slices(old, new):
     return tuple(src), tuple(dst)
 
 
-def _shape_arg(shape, ndim: int) -> tuple[int, ...]:
-    if isinstance(shape, (int, np.integer)):
-        shape = (int(shape),) * ndim
-    shp = tuple(as_int(s, "shape", low=1) for s in shape)
+def _shape_arg(shape, ndim: int, name: str = "shape") -> tuple[int, ...]:
+    """A size per axis (one int for all axes) as a tuple of ints, named ``name`` in errors."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, (bool, np.bool_)):
+        shape = (shape,) * ndim
+    if isinstance(shape, (str, bytes)) or np.ndim(shape) != 1:
+        raise TypeError(f"{name} must be an int or a sequence of {ndim} ints, got {shape!r}")
+    shp = tuple(as_int(s, name, low=1) for s in shape)
     if len(shp) != ndim:
-        raise ValueError(f"shape must have {ndim} entries, got {len(shp)}")
+        raise ValueError(f"{name} must have {ndim} entries, got {len(shp)}")
     return shp
 
 
@@ -422,10 +425,15 @@ def truncate_kspace(kspace, keep_shape) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``keep_shape`` exceeds the k-space shape.
+        If ``keep_shape`` exceeds the k-space shape or has the wrong number of entries.
+    TypeError
+        If ``keep_shape`` is not an int or a sequence of ints.
     """
     s = as_array(kspace, "kspace", dtype=None)
-    return zero_fill(crop_kspace(s, keep_shape), s.shape)
+    keep = _shape_arg(keep_shape, s.ndim, "keep_shape")
+    if any(n > o for n, o in zip(keep, s.shape)):
+        raise ValueError(f"keep_shape {keep} must not exceed the k-space shape {s.shape}")
+    return zero_fill(crop_kspace(s, keep), s.shape)
 
 
 def partial_fourier_mask(shape, fraction: float, *, axis: int = 0) -> np.ndarray:

@@ -248,7 +248,7 @@ def envelope(rf, *, axis: int = -1) -> np.ndarray:
     :func:`analytic_signal`. For a pulse exp(-a t^2) cos(2 pi fc t) whose spectrum does not reach
     zero frequency, the envelope is exactly exp(-a t^2).
     """
-    z = analytic_signal(rf, axis=axis)
+    z = _analytic(rf, axis, "rf")
     return np.hypot(z.real, z.imag)
 
 
@@ -286,9 +286,14 @@ def analytic_signal(x, *, axis: int = -1) -> np.ndarray:
     S. L. Marple, "Computing the discrete-time analytic signal via FFT", IEEE Trans. Signal
     Process. 47(9):2600, 1999.
     """
-    arr = as_array(x, "x")
+    return _analytic(x, axis, "x")
+
+
+def _analytic(x, axis, name: str) -> np.ndarray:
+    """:func:`analytic_signal`, naming the caller's argument ``name`` in errors."""
+    arr = as_array(x, name)
     if arr.ndim == 0:
-        raise ValueError("x must have at least one dimension")
+        raise ValueError(f"{name} must have at least one dimension")
     ax = as_axis(axis, arr.ndim)
     n = arr.shape[ax]
     h = np.zeros(n)

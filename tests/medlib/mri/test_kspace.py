@@ -213,6 +213,19 @@ def test_conjugate_symmetry_fails_for_an_image_with_phase(rng):
 
 # --- Bad input, purity ------------------------------------------------------------------------
 
+# issue 11, group 8: errors named an internal argument, or came from NumPy unnamed.
+NAMED_CALLS = [
+    (mri.truncate_kspace, (np.ones((4, 4)), (5, 2)), {}, ValueError,
+     r"^keep_shape \(5, 2\) must not exceed"),
+    (mri.truncate_kspace, (np.ones((4, 4)), (2, 2, 2)), {}, ValueError,
+     "^keep_shape must have 2 entries"),
+    (mri.truncate_kspace, (np.ones((4, 4)), 2.5), {}, TypeError, "^keep_shape must be an int"),
+    (mri.crop_kspace, (np.ones((4, 4)), "2"), {}, TypeError, "^shape must be an int"),
+]
+
+test_errors_name_the_callers_argument = bad_input_test(NAMED_CALLS)
+
+
 BAD_CALLS = [
     (mri.kspace_forward, (np.ones((4, 4)), (1.0, 1.0, 1.0)), {}, ValueError, "spacing_mm"),
     (mri.kspace_forward, (np.ones((4, 4)), -1.0), {}, ValueError, "spacing_mm"),

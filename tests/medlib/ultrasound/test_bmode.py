@@ -245,6 +245,16 @@ FLAG_CALLS = [
 test_a_flag_must_be_a_bool = bad_input_test(FLAG_CALLS)
 
 
+# issue 11, group 8: errors named an internal argument, or came from NumPy unnamed.
+NAMED_CALLS = [
+    (us.envelope, (np.array([1 + 1j, 2.0]),), {}, TypeError, "^rf must be real-valued"),
+    (us.envelope, (3.0,), {}, ValueError, "^rf must have at least one dimension"),
+    (us.analytic_signal, (3.0,), {}, ValueError, "^x must have at least one dimension"),
+]
+
+test_errors_name_the_callers_argument = bad_input_test(NAMED_CALLS)
+
+
 BAD_CALLS = [
     (us.gaussian_pulse, (np.zeros(3), 0.0), {}, ValueError, "center_frequency_hz"),
     (us.gaussian_pulse, (np.zeros(3), 5e6, -0.5), {}, ValueError, "fractional_bandwidth"),
