@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_array, as_choice, as_int, as_scalar
+from ._validate import as_array, as_choice, as_int, as_scalar, as_size, check_size
 
 __all__ = ["ellipse_phantom", "shepp_logan", "shepp_logan_ellipses", "zone_plate"]
 
@@ -101,6 +101,8 @@ def ellipse_phantom(ellipses, shape, *, oversample: int = 1) -> np.ndarray:
     rows = as_int(rows, "shape[0]", low=1)
     cols = as_int(cols, "shape[1]", low=1)
     k = as_int(oversample, "oversample", low=1)
+    check_size((rows, cols), "shape")
+    check_size((rows * k, cols * k), "shape and oversample")
     # Sub-pixel centres on a (rows*k, cols*k) grid spanning [-1, 1].
     y = 1.0 - (np.arange(rows * k) + 0.5) * (2.0 / (rows * k))
     x = -1.0 + (np.arange(cols * k) + 0.5) * (2.0 / (cols * k))
@@ -169,7 +171,7 @@ def zone_plate(size: int = 256, *, max_frequency: float = 0.5) -> np.ndarray:
     ValueError
         If ``size`` < 2 or ``max_frequency`` is not positive.
     """
-    n = as_int(size, "size", low=2)
+    n = as_size(size, "size", low=2, ndim=2)
     f = as_scalar(max_frequency, "max_frequency", low=0.0, low_inclusive=False)
     c = (np.arange(n) - (n - 1) / 2.0)
     r2 = c[:, None] ** 2 + c[None, :] ** 2

@@ -217,14 +217,14 @@ def downsample(x, factor: int, *, axis=None) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``factor`` < 1 or ``axis`` is out of range.
+        If ``factor`` < 1, ``axis`` is out of range, or ``x`` is empty or not finite.
 
     Notes
     -----
     :formula:`signal.downsample`. Frequencies above the new Nyquist limit 1/(2N) cycles per
     original sample fold back (alias); :func:`antialias_downsample` removes them first.
     """
-    arr = as_array(x, "x", dtype=None, finite=False)
+    arr = as_array(x, "x", dtype=None)
     n = as_int(factor, "factor", low=1)
     index = [slice(None)] * arr.ndim
     for a in _axes(arr, axis):
@@ -291,14 +291,14 @@ def upsample(x, factor: int, *, axis=None) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``factor`` < 1.
+        If ``factor`` < 1, or ``x`` is empty or not finite.
 
     Notes
     -----
     :formula:`signal.upsample`. The zeros create N - 1 spectral images; an interpolation filter
     (for example :func:`triangle_kernel`) removes them.
     """
-    arr = as_array(x, "x", dtype=None, finite=False)
+    arr = as_array(x, "x", dtype=None)
     n = as_int(factor, "factor", low=1)
     axes = _axes(arr, axis)
     shape = tuple(s * n if a in axes else s for a, s in enumerate(arr.shape))

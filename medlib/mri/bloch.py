@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import as_array, as_bool, as_choice, as_int, as_scalar
+from .._validate import as_array, as_bool, as_choice, as_int, as_scalar, as_size
 from ._common import _broadcast, _check_te_tr, _relaxation_times, _result, _times
 
 __all__ = [
@@ -480,7 +480,7 @@ def lorentzian_off_resonance(n: int, t2_prime_ms: float) -> np.ndarray:
     :math:`e^{-t/T_2^*}`, :math:`1/T_2^* = 1/T_2 + 1/T_2'`; a spin echo refocuses the T2' part.
     With finitely many isochromats the agreement holds for t up to a few T2'.
     """
-    k = as_int(n, "n", low=1)
+    k = as_size(n, "n")
     t2p = as_scalar(t2_prime_ms, "t2_prime_ms", low=0.0, low_inclusive=False)
     w = 1.0 / (2 * np.pi * t2p * 1e-3)
     u = (np.arange(k) + 0.5) / k

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_array, as_int, as_rng, as_scalar
+from .._validate import as_array, as_int, as_mask, as_rng, as_scalar, as_size, check_size
 
 __all__ = [
     "crop_kspace",
@@ -64,7 +64,7 @@ def image_coordinates(n: int, spacing_mm: float = 1.0) -> np.ndarray:
     ValueError
         If ``n`` < 1 or the spacing is not positive.
     """
-    k = as_int(n, "n", low=1)
+    k = as_size(n, "n")
     dx = as_scalar(spacing_mm, "spacing_mm", low=0.0, low_inclusive=False)
     return (np.arange(k) - k // 2) * dx
 
@@ -95,7 +95,7 @@ def kspace_coordinates(n: int, spacing_mm: float = 1.0) -> np.ndarray:
     :formula:`mri.fov-aliasing` -- :math:`\\Delta k = 1/\\mathrm{FOV}`: the field of view is set
     by the k-space *step*, the resolution by the k-space *extent*.
     """
-    k = as_int(n, "n", low=1)
+    k = as_size(n, "n")
     dx = as_scalar(spacing_mm, "spacing_mm", low=0.0, low_inclusive=False)
     return (np.arange(k) - k // 2) / (k * dx)
 
@@ -183,6 +183,7 @@ def _line_axis(shape, axis) -> tuple[tuple[int, ...], int]:
     shp = tuple(as_int(s, "shape", low=1) for s in shape)
     if not shp:
         raise ValueError("shape must have at least one dimension")
+    check_size(shp, "shape")
     ax = as_int(axis, "axis", low=-len(shp), high=len(shp) - 1) % len(shp)
     return shp, ax
 
@@ -246,7 +247,8 @@ def random_mask(shape, acceleration: float, rng, *, axis: int = 0,
     shape : tuple of int
         Shape of the centred k-space.
     acceleration : float
-        R >= 1: about N / R lines are kept in total.
+        R in [1, N]: round(N / R) lines are kept in total, at least one (a larger R, which
+        would keep no line, is refused).
     rng : numpy.random.Generator or int
         Source of randomness.
     axis : int, optional
@@ -261,7 +263,7 @@ def random_mask(shape, acceleration: float, rng, *, axis: int = 0,
     Raises
     ------
     ValueError
-        If R < 1 or the centre alone exceeds N / R lines.
+        If R < 1, R > N (no line would be kept) or the centre alone exceeds N / R lines.
 
     Notes
     -----
@@ -272,6 +274,9 @@ def random_mask(shape, acceleration: float, rng, *, axis: int = 0,
     r = as_scalar(acceleration, "acceleration", low=1.0)
     gen = as_rng(rng)
     n = shp[ax]
+    if r > n:
+        raise ValueError(f"acceleration must be at most the {n} lines along axis {ax} (at least "
+                         f"one line is kept), got {r}")
     total = int(round(n / r))
     c = as_int(center_lines, "center_lines", low=0, high=n)
     if c > total:
@@ -484,7 +489,7 @@ def hermitian_fill(kspace, mask) -> np.ndarray:
     Raises
     ------
     ValueError
-        If shapes differ.
+        If shapes differ, or ``mask`` holds NaN or a value other than 0 and 1.
 
     Notes
     -----
@@ -496,7 +501,7 @@ def hermitian_fill(kspace, mask) -> np.ndarray:
     reconstructions first estimate that phase from the symmetric centre.
     """
     s = as_array(kspace, "kspace", dtype=np.complex128)
-    mk = as_array(mask, "mask", dtype=bool)
+    mk = as_mask(mask, "mask")
     if mk.shape != s.shape:
         raise ValueError(f"mask must have the k-space shape {s.shape}, got {mk.shape}")
     partner_s, partner_m = s, mk

@@ -253,6 +253,17 @@ def test_idft_along_a_negative_or_first_axis_inverts_numpy_fft():
                                    atol=1e-12)
 
 
+# issue 11, group 9: invalid values that were accepted.
+INVALID_CALLS = [
+    (sampling.downsample, (np.array([np.nan, 1.0, 2.0, 3.0]), 2), {}, ValueError,
+     "^x must contain only finite values"),
+    (sampling.upsample, (np.array([np.inf, 1.0]), 2), {}, ValueError,
+     "^x must contain only finite values"),
+]
+
+test_invalid_values_are_refused = bad_input_test(INVALID_CALLS)
+
+
 BAD_CALLS = [
     (sampling.convolve, (np.ones(5), np.ones((2, 2))), {}, ValueError, "same number"),
     (sampling.convolve, (np.ones(5), np.ones(3)), {"mode": "middle"}, ValueError, "mode"),

@@ -264,6 +264,14 @@ FLAG_CALLS = [
 test_a_flag_must_be_a_bool = bad_input_test(FLAG_CALLS)
 
 
+# issue 11, group 9: invalid values that were accepted.
+INVALID_CALLS = [
+    (mri.lorentzian_off_resonance, (2**63, 10.0), {}, ValueError, "^n asks for an array"),
+]
+
+test_invalid_values_are_refused = bad_input_test(INVALID_CALLS)
+
+
 BAD_CALLS = [
     (mri.larmor_frequency_mhz, (-1.0,), {}, ValueError, "b0_t"),
     (mri.larmor_frequency_mhz, (3.0, "2H"), {}, ValueError, "nucleus"),

@@ -227,6 +227,17 @@ FLAG_CALLS = [
 test_a_flag_must_be_a_bool = bad_input_test(FLAG_CALLS)
 
 
+# issue 11, group 9: invalid values that were accepted.
+INVALID_CALLS = [
+    (mri.tissue_fractions, (np.array([[0.7]]), np.array([[0.6]]), np.array([[np.nan]])), {},
+     ValueError, "^brain_mask"),
+    (mri.tissue_fractions, (np.array([[0.7]]), np.array([[0.6]]), np.array([[0.5]])), {},
+     ValueError, "^brain_mask must be a boolean mask"),
+]
+
+test_invalid_values_are_refused = bad_input_test(INVALID_CALLS)
+
+
 BAD_CALLS = [
     (mri.t1_recovery, (10.0, -5.0), {}, ValueError, "t1_ms"),
     (mri.t1_recovery, (-1.0, 500.0), {}, ValueError, "t_ms"),

@@ -114,6 +114,16 @@ def test_brain_phantom_from_probability_maps():
 
 
 
+# issue 11, group 9: invalid values that were accepted.
+INVALID_CALLS = [
+    (pet.expected_counts, (sparse.csr_matrix(np.array([[1 + 2j, 0], [0, 1]])), [1.0, 1.0]), {},
+     TypeError, "^A must be real-valued"),
+    (pet.system_matrix, (2**40, [0.0]), {}, ValueError, "^n asks for an array"),
+]
+
+test_invalid_values_are_refused = bad_input_test(INVALID_CALLS)
+
+
 BAD_CALLS = [
     (pet.system_matrix, (1, [0.0]), {}, ValueError, "n"),
     (pet.system_matrix, (8, []), {}, ValueError, "angles_rad"),
