@@ -9,7 +9,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft as sp_fft
 
-from .._validate import as_array, as_choice, as_int, as_scalar, as_size
+from .._validate import as_array, as_choice, as_scalar, as_size
 from ._common import _angles, _layouts
 from .radon import circle_mask
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_array, as_int, as_size
+from .._validate import as_array, as_size
 from ._common import _angles, _layouts
 
 __all__ = [

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import as_array, as_bool, as_choice, as_int, as_scalar, as_size
+from .._validate import as_array, as_bool, as_choice, as_scalar, as_size
 from ._common import _broadcast, _check_te_tr, _relaxation_times, _result, _times
 
 __all__ = [

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import sparse
 
 from .. import noise
-from .._validate import as_array, as_int, as_scalar, as_size
+from .._validate import as_array, as_scalar, as_size
 
 # The reconstruction circle of the parallel-beam geometry shared with CT (pet.circle_mask is
 # ct.circle_mask).

@@ -202,7 +202,8 @@ def test_circle_mask_and_padding():
 SQUARE = np.zeros((8, 8))
 # issue 11, group 9: invalid values that were accepted.
 INVALID_CALLS = [
-    (ct.circle_mask, (2**63,), {}, ValueError, "^n asks for an array of shape.*more than the limit of 268435456"),
+    (ct.circle_mask, (2**63,), {}, ValueError,
+     "^n asks for an array of shape.*more than the limit of 268435456"),
     (ct.circle_mask, (2**15,), {}, ValueError, "^n asks for an array"),
     (ct.pixel_positions, (2**40,), {}, ValueError, "^n asks for an array"),
     (ct.detector_positions, (2**63,), {}, ValueError, "^n asks for an array"),
