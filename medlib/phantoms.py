@@ -97,6 +97,9 @@ def ellipse_phantom(ellipses, shape, *, oversample: int = 1) -> np.ndarray:
         raise ValueError(f"ellipses must have shape (n, 6), got {table.shape}")
     if np.any(table[:, 1:3] <= 0):
         raise ValueError("ellipse semi-axes a and b must be positive")
+    if isinstance(shape, (str, bytes)) or np.ndim(shape) not in (0, 1) or \
+            (np.ndim(shape) == 1 and len(shape) != 2):
+        raise ValueError(f"shape must be an int or a pair (rows, cols), got {shape!r}")
     rows, cols = (shape, shape) if np.ndim(shape) == 0 else tuple(shape)
     rows = as_int(rows, "shape[0]", low=1)
     cols = as_int(cols, "shape[1]", low=1)

@@ -56,6 +56,7 @@ def test_zone_plate_follows_its_phase_law():
 # issue 11, group 9: invalid values that were accepted.
 INVALID_CALLS = [
     (phantoms.zone_plate, (2**63,), {}, ValueError, "^size asks for an array"),
+    (phantoms.shepp_logan, ((4, 4, 4),), {}, ValueError, r"^shape must be an int or a pair"),
     (phantoms.shepp_logan, (2**40,), {}, ValueError, "^shape asks for an array"),
     (phantoms.shepp_logan, (2**13,), {"oversample": 8}, ValueError,
      "^shape and oversample asks for an array"),
