@@ -173,6 +173,64 @@ def as_int(value, name: str, *, low: int | None = None, high: int | None = None)
     return n
 
 
+MAX_ELEMENTS = 2 ** 28   # largest array a size argument may ask for: 2 GiB of float64
+
+
+def as_size(value, name: str, *, low: int = 1, ndim: int = 1,
+            max_elements: int = MAX_ELEMENTS) -> int:
+    """Return ``value`` as an int >= ``low`` that sizes ``ndim`` axes of a result.
+
+    The result then has ``value ** ndim`` elements; more than ``max_elements`` (default 2**28,
+    2 GiB of float64) is refused before anything is allocated, so a typo such as 2**63 fails
+    with a named error instead of an empty array or a memory error.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an integer.
+    ValueError
+        If it is below ``low`` or the result would be too large.
+    """
+    n = as_int(value, name, low=low)
+    check_size((n,) * ndim, name, max_elements=max_elements)
+    return n
+
+
+def check_size(shape, name: str, *, max_elements: int = MAX_ELEMENTS) -> None:
+    """Raise a ValueError naming ``name`` if an array of ``shape`` would exceed ``max_elements``.
+
+    The product is taken with Python ints, so it never wraps around.
+    """
+    total = 1
+    for s in shape:
+        total *= int(s)
+    if total > max_elements:
+        raise ValueError(f"{name} asks for an array of shape {tuple(int(s) for s in shape)} "
+                         f"({float(total):.3g} elements), more than the limit of {max_elements} "
+                         "(2 GiB of float64)")
+
+
+def as_mask(value, name: str) -> np.ndarray:
+    """Return ``value`` as a boolean mask: a bool array, or numbers that are all 0 or 1.
+
+    NaN is refused (``np.asarray(nan, bool)`` would be True), and so is any other number.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a numeric array.
+    ValueError
+        If it is empty, holds NaN or infinity, or a value other than 0 and 1.
+    """
+    a = as_array(value, name, dtype=None)
+    if a.dtype == bool:
+        return a
+    if np.count_nonzero((a == 0) | (a == 1)) != a.size:
+        raise ValueError(f"{name} must be a boolean mask (bool, or 0 and 1 only), got other "
+                         "values")
+    return a != 0
+
+
 def as_bool(value, name: str) -> bool:
     """Return ``value`` if it is ``True`` or ``False`` (Python or NumPy bool), else raise.
 

@@ -74,13 +74,17 @@ def voxel_to_world(affine, indices) -> np.ndarray:
     :formula:`geometry.voxel-to-world` -- :math:`[x, y, z, 1]^T = M [i, j, k, 1]^T`, taught in
     the Foundations chapter, section 2.1.
     """
-    m = _as_homogeneous(affine)
+    return _map_points(_as_homogeneous(affine), indices, "indices")
+
+
+def _map_points(m: np.ndarray, points, name: str) -> np.ndarray:
+    """Apply the homogeneous matrix m to points of shape (..., d), named ``name`` in errors."""
     d = m.shape[0] - 1
-    idx = as_array(indices, "indices")
-    if idx.shape[-1] != d:
-        raise ValueError(f"indices must have shape (..., {d}) for a {d + 1}x{d + 1} affine, "
-                         f"got {idx.shape}")
-    return idx @ m[:d, :d].T + m[:d, d]
+    x = as_array(points, name)
+    if x.ndim == 0 or x.shape[-1] != d:
+        raise ValueError(f"{name} must have shape (..., {d}) for a {d + 1}x{d + 1} affine, "
+                         f"got {x.shape}")
+    return x @ m[:d, :d].T + m[:d, d]
 
 
 def world_to_voxel(affine, points) -> np.ndarray:
@@ -107,7 +111,7 @@ def world_to_voxel(affine, points) -> np.ndarray:
     -----
     :formula:`geometry.voxel-to-world` (inverted with :func:`invert_homogeneous`).
     """
-    return voxel_to_world(invert_homogeneous(affine), points)
+    return _map_points(invert_homogeneous(affine), points, "points")
 
 
 def _direction_cosines(image_orientation) -> tuple[np.ndarray, np.ndarray]:
@@ -473,7 +477,7 @@ def apply_affine(matrix, offset, points) -> np.ndarray:
     """
     a, b = _matrix_and_offset(matrix, offset)
     x = as_array(points, "points")
-    if x.shape[-1] != a.shape[0]:
+    if x.ndim == 0 or x.shape[-1] != a.shape[0]:
         raise ValueError(f"points must have shape (..., {a.shape[0]}), got {x.shape}")
     return x @ a.T + b
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ._validate import as_array, as_int, as_rng, as_scalar
+from ._validate import as_array, as_axis, as_int, as_rng, as_scalar
 
 __all__ = [
     "add_gaussian_noise",
@@ -78,7 +78,8 @@ def poisson_noise(expected, rng) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of float
-        Non-negative integer counts (stored as float64 so that logs and divisions just work).
+        Non-negative integer counts (stored as float64 so that logs and divisions just work),
+        the shape of ``expected``: a 0-d array for a scalar.
 
     Raises
     ------
@@ -93,7 +94,7 @@ def poisson_noise(expected, rng) -> np.ndarray:
     lam = as_array(expected, "expected")
     if np.any(lam < 0):
         raise ValueError("expected counts must be >= 0")
-    return as_rng(rng).poisson(lam).astype(np.float64)
+    return np.asarray(as_rng(rng).poisson(lam), dtype=np.float64)   # poisson() of 0-d is an int
 
 
 def rician_magnitude(magnitude, sigma: float, rng) -> np.ndarray:
@@ -155,15 +156,24 @@ def rician_pdf(m, nu: float, sigma: float) -> np.ndarray:
 
     Notes
     -----
-    :formula:`noise.rician`. Evaluated with the exponentially scaled Bessel function
-    ``i0e(z) = exp(-z) I0(z)`` so that large SNR does not overflow.
+    :formula:`noise.rician`. Evaluated in log space with the exponentially scaled Bessel
+    function ``i0e(z) = exp(-z) I0(z)``: log p = log m - 2 log sigma - ((m - nu)/sigma)^2 / 2
+    + log i0e(z), z = m nu / sigma^2 (log z from the logs, and the asymptote
+    i0e(z) ~ 1/sqrt(2 pi z) beyond 1e12), so that neither a large SNR nor a tiny sigma
+    overflows to NaN.
     """
     x = as_array(m, "m")
     v = as_scalar(nu, "nu", low=0.0)
     s = as_scalar(sigma, "sigma", low=0.0, low_inclusive=False)
-    z = np.clip(x, 0.0, None) * v / s**2
-    pdf = x / s**2 * np.exp(-((x - v) ** 2) / (2 * s**2)) * special.i0e(z)
-    return np.where(x >= 0, pdf, 0.0)
+    xp = np.clip(x, 0.0, None)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        log_z = np.log(xp) + np.log(v) - 2 * np.log(s)           # -inf when m = 0 or nu = 0
+        z = np.exp(np.minimum(log_z, 700.0))
+        log_i0e = np.where(log_z > np.log(1e12), -0.5 * (np.log(2 * np.pi) + log_z),
+                           np.log(special.i0e(z)))
+        log_pdf = np.log(xp) - 2 * np.log(s) - 0.5 * ((xp - v) / s) ** 2 + log_i0e
+        pdf = np.exp(log_pdf)
+    return np.where(x > 0, pdf, 0.0)
 
 
 def rician_mean(nu, sigma: float) -> np.ndarray:
@@ -251,7 +261,10 @@ def snr(samples, *, axis=None) -> np.ndarray:
     Raises
     ------
     ValueError
-        If there are fewer than two samples along ``axis`` or values are not finite.
+        If there are fewer than two samples along ``axis``, values are not finite, or ``axis``
+        is out of range.
+    TypeError
+        If ``axis`` is neither None nor an integer.
 
     Notes
     -----
@@ -259,6 +272,8 @@ def snr(samples, *, axis=None) -> np.ndarray:
     this is sqrt(lambda), for additive Gaussian noise x / sigma.
     """
     x = as_array(samples, "samples")
+    if axis is not None:
+        axis = as_axis(axis, x.ndim)
     n = x.size if axis is None else x.shape[axis]
     if n < 2:
         raise ValueError("samples must hold at least 2 repetitions along axis")

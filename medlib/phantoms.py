@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_array, as_choice, as_int, as_scalar
+from ._validate import as_array, as_choice, as_int, as_scalar, as_size, check_size
 
 __all__ = ["ellipse_phantom", "shepp_logan", "shepp_logan_ellipses", "zone_plate"]
 
@@ -97,10 +97,15 @@ def ellipse_phantom(ellipses, shape, *, oversample: int = 1) -> np.ndarray:
         raise ValueError(f"ellipses must have shape (n, 6), got {table.shape}")
     if np.any(table[:, 1:3] <= 0):
         raise ValueError("ellipse semi-axes a and b must be positive")
+    if isinstance(shape, (str, bytes)) or np.ndim(shape) not in (0, 1) or \
+            (np.ndim(shape) == 1 and len(shape) != 2):
+        raise ValueError(f"shape must be an int or a pair (rows, cols), got {shape!r}")
     rows, cols = (shape, shape) if np.ndim(shape) == 0 else tuple(shape)
     rows = as_int(rows, "shape[0]", low=1)
     cols = as_int(cols, "shape[1]", low=1)
     k = as_int(oversample, "oversample", low=1)
+    check_size((rows, cols), "shape")
+    check_size((rows * k, cols * k), "shape and oversample")
     # Sub-pixel centres on a (rows*k, cols*k) grid spanning [-1, 1].
     y = 1.0 - (np.arange(rows * k) + 0.5) * (2.0 / (rows * k))
     x = -1.0 + (np.arange(cols * k) + 0.5) * (2.0 / (cols * k))
@@ -169,7 +174,7 @@ def zone_plate(size: int = 256, *, max_frequency: float = 0.5) -> np.ndarray:
     ValueError
         If ``size`` < 2 or ``max_frequency`` is not positive.
     """
-    n = as_int(size, "size", low=2)
+    n = as_size(size, "size", low=2, ndim=2)
     f = as_scalar(max_frequency, "max_frequency", low=0.0, low_inclusive=False)
     c = (np.arange(n) - (n - 1) / 2.0)
     r2 = c[:, None] ** 2 + c[None, :] ** 2

@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 from scipy import ndimage
 
-from ._validate import as_array, as_choice, as_int, as_scalar
+from ._validate import as_array, as_axis, as_choice, as_int, as_scalar
 
 __all__ = [
     "antialias_downsample",
@@ -217,14 +217,14 @@ def downsample(x, factor: int, *, axis=None) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``factor`` < 1 or ``axis`` is out of range.
+        If ``factor`` < 1, ``axis`` is out of range, or ``x`` is empty or not finite.
 
     Notes
     -----
     :formula:`signal.downsample`. Frequencies above the new Nyquist limit 1/(2N) cycles per
     original sample fold back (alias); :func:`antialias_downsample` removes them first.
     """
-    arr = as_array(x, "x", dtype=None, finite=False)
+    arr = as_array(x, "x", dtype=None)
     n = as_int(factor, "factor", low=1)
     index = [slice(None)] * arr.ndim
     for a in _axes(arr, axis):
@@ -291,14 +291,14 @@ def upsample(x, factor: int, *, axis=None) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``factor`` < 1.
+        If ``factor`` < 1, or ``x`` is empty or not finite.
 
     Notes
     -----
     :formula:`signal.upsample`. The zeros create N - 1 spectral images; an interpolation filter
     (for example :func:`triangle_kernel`) removes them.
     """
-    arr = as_array(x, "x", dtype=None, finite=False)
+    arr = as_array(x, "x", dtype=None)
     n = as_int(factor, "factor", low=1)
     axes = _axes(arr, axis)
     shape = tuple(s * n if a in axes else s for a, s in enumerate(arr.shape))
@@ -355,7 +355,7 @@ def interpolate_linear(array, coords, *, cval: float = 0.0) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``coords`` does not have d rows or holds non-finite values.
+        If ``array`` is a scalar, ``coords`` does not have d rows or holds non-finite values.
 
     Notes
     -----
@@ -366,6 +366,8 @@ def interpolate_linear(array, coords, *, cval: float = 0.0) -> np.ndarray:
     (``chapters/image-processing/resampling.ipynb``).
     """
     a = as_array(array, "array")
+    if a.ndim == 0:
+        raise ValueError("array must have at least one dimension, got a scalar")
     c = as_array(coords, "coords", allow_empty=True)
     if c.ndim < 1 or c.shape[0] != a.ndim:
         raise ValueError(f"coords must have shape ({a.ndim}, ...) for a {a.ndim}D array, "
@@ -393,9 +395,11 @@ def interpolate_linear(array, coords, *, cval: float = 0.0) -> np.ndarray:
 _DFT_BLOCK = 512
 
 
-def _dft(x, axis: int, sign: float) -> np.ndarray:
-    arr = as_array(x, "x", dtype=np.complex128)
-    ax = as_int(axis, "axis", low=-arr.ndim, high=arr.ndim - 1) % arr.ndim
+def _dft(x, axis: int, sign: float, name: str) -> np.ndarray:
+    arr = as_array(x, name, dtype=np.complex128)
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must have at least one dimension to transform, got a scalar")
+    ax = as_axis(axis, arr.ndim)
     moved = np.moveaxis(arr, ax, -1)
     n = moved.shape[-1]
     idx = np.arange(n)
@@ -405,7 +409,8 @@ def _dft(x, axis: int, sign: float) -> np.ndarray:
         # (k n) mod N keeps the exponent's argument small, so the twiddles stay exact to ~1e-16.
         w = np.exp(sign * 2j * np.pi * ((k * idx[None, :]) % n) / n)
         out[..., start:start + _DFT_BLOCK] = moved @ w.T
-    return np.moveaxis(out, -1, ax)
+    out = np.moveaxis(out, -1, ax)
+    return out / n if sign > 0 else out       # the inverse carries the 1/N
 
 
 def dft(x, *, axis: int = -1) -> np.ndarray:
@@ -426,14 +431,16 @@ def dft(x, *, axis: int = -1) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``x`` is empty or not finite, or ``axis`` is out of range.
+        If ``x`` is a scalar, empty or not finite, or ``axis`` is out of range.
+    TypeError
+        If ``axis`` is not an integer.
 
     Notes
     -----
     :formula:`signal.dft`. Use :func:`numpy.fft.fft` in practice: the same numbers in
     O(N log N).
     """
-    return _dft(x, axis, -1.0)
+    return _dft(x, axis, -1.0, "x")
 
 
 def idft(spectrum, *, axis: int = -1) -> np.ndarray:
@@ -453,15 +460,15 @@ def idft(spectrum, *, axis: int = -1) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``spectrum`` is empty or not finite.
+        If ``spectrum`` is a scalar, empty or not finite, or ``axis`` is out of range.
+    TypeError
+        If ``axis`` is not an integer.
 
     Notes
     -----
     :formula:`signal.dft` (its inverse).
     """
-    arr = as_array(spectrum, "spectrum", dtype=np.complex128)
-    n = arr.shape[axis] if arr.ndim else 1
-    return _dft(arr, axis, +1.0) / n
+    return _dft(spectrum, axis, +1.0, "spectrum")
 
 
 def continuous_fourier(samples, dt: float, *, t0: float = 0.0):

@@ -122,8 +122,22 @@ def catalogue(path: Path = CATALOGUE) -> list[Formula]:
     return formulas
 
 
+def _course_root(root, *, need: str = "_toc.yml") -> Path:
+    """``root`` as a Path to a course folder holding ``need``, or a FileNotFoundError saying so.
+
+    A missing folder must not look like a course without problems (nothing found, nothing
+    wrong): every public function that reads ``root`` checks it first.
+    """
+    path = Path(root)
+    if not path.is_dir():
+        raise FileNotFoundError(f"root {str(path)!r} is not a course folder: no such directory")
+    if not (path / need).exists():
+        raise FileNotFoundError(f"root {str(path)!r} is not a course folder: it has no {need}")
+    return path
+
+
 def _notebooks(root: Path) -> list[Path]:
-    return course_map.notebooks(root)
+    return course_map.notebooks(_course_root(root))
 
 
 def _cells(notebook: Path) -> list:
@@ -219,6 +233,7 @@ def test_markers(root: Path = ROOT) -> dict[str, list[str]]:
     dict
         Formula id -> test node ids (``tests/test_x.py::test_y`` or ``::Class::test_y``).
     """
+    root = _course_root(root, need="tests")
     found: dict[str, list[str]] = {}
 
     def visit(body, prefix: str, inherited: list[str]) -> None:
@@ -253,7 +268,13 @@ def trace(root: Path = ROOT) -> list[dict]:
         Keys ``id``, ``notebook``, ``label`` (None when missing), ``function`` (the main
         implementer: the first tagged function in its module's source order, or None),
         ``functions`` (all), ``tests`` (list), ``covered`` (bool).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``root`` is not a course folder (no such directory, or no ``_toc.yml`` or ``tests``).
     """
+    root = _course_root(root)
     labels = notebook_labels(root)
     tags, _ = function_tags()
     markers = test_markers(root)
@@ -283,7 +304,14 @@ def problems(root: Path = ROOT) -> list[str]:
     -------
     list of str
         Empty when every link resolves.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``root`` is not a course folder (no such directory, or no ``_toc.yml`` or ``tests``):
+        a missing folder is not a course without problems.
     """
+    root = _course_root(root)
     ids = {f.id for f in catalogue()}
     out: list[str] = []
     labels = notebook_labels(root)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_array, as_choice, as_int, as_scalar
+from .._validate import as_array, as_choice, as_int, as_scalar, check_broadcast
 
 __all__ = [
     "MATERIALS",
@@ -98,7 +98,8 @@ def attenuate(i0, mu_per_cm, step_cm: float, *, axis: int = -1) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``mu_per_cm`` or ``i0`` is negative or not finite, or ``step_cm`` <= 0.
+        If ``mu_per_cm`` or ``i0`` is negative or not finite, ``step_cm`` <= 0, or ``i0`` does
+        not broadcast against the rays.
 
     Notes
     -----
@@ -110,6 +111,11 @@ def attenuate(i0, mu_per_cm, step_cm: float, *, axis: int = -1) -> np.ndarray:
     i_0 = as_array(i0, "i0")
     if np.any(i_0 < 0):
         raise ValueError("i0 must be >= 0")
+    try:
+        np.broadcast_shapes(i_0.shape, p.shape)
+    except ValueError:
+        raise ValueError(f"i0 of shape {i_0.shape} must broadcast against the rays of mu_per_cm "
+                         f"(shape {np.shape(mu_per_cm)} without axis {axis}: {p.shape})") from None
     return i_0 * np.exp(-p)
 
 
@@ -189,6 +195,7 @@ def log_transform(intensity, i0, *, floor: float | None = None) -> np.ndarray:
     i_0 = as_array(i0, "i0")
     if np.any(i_0 <= 0):
         raise ValueError("i0 must be > 0")
+    check_broadcast(intensity=counts, i0=i_0)
     if floor is None:
         starved = int(np.count_nonzero(counts <= 0))
         if starved:
@@ -250,6 +257,7 @@ def log_variance(p, i0, *, order: int = 1) -> np.ndarray:
     i_0 = as_array(i0, "i0")
     if np.any(i_0 <= 0):
         raise ValueError("i0 must be > 0")
+    check_broadcast(p=pp, i0=i_0)
     if isinstance(order, bool) or order not in (1, 2):
         raise ValueError(f"order must be 1 or 2, got {order!r}")
     first = np.exp(pp) / i_0

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft as sp_fft
 
-from .._validate import as_array, as_choice, as_int, as_scalar
+from .._validate import as_array, as_choice, as_scalar, as_size
 from ._common import _angles, _layouts
 from .radon import circle_mask
 
@@ -104,7 +104,7 @@ def filter_response(n_padded: int, filter_name: str = "ramp", *, cutoff: float =
     A. C. Kak and M. Slaney, *Principles of Computerized Tomographic Imaging*, 1988, sec.
     3.3.3-3.3.4. L. A. Shepp and B. F. Logan, IEEE Trans. Nucl. Sci. 21(3), 1974.
     """
-    size = as_int(n_padded, "n_padded", low=4)
+    size = as_size(n_padded, "n_padded", low=4)
     if size % 2:
         raise ValueError(f"n_padded must be even, got {size}")
     name = as_choice(filter_name, "filter_name", FILTERS)
@@ -141,7 +141,14 @@ def _check_sinogram(sinogram, theta) -> tuple[np.ndarray, np.ndarray]:
     if th.size != sino.shape[1]:
         raise ValueError(f"theta has {th.size} angles but the sinogram has {sino.shape[1]} "
                          "columns (the sinogram's shape is (detector bins, angles))")
+    span = float(th.max() - th.min())
+    if span > _FULL_TURN:      # the reconstruction weights assume [0, pi) or [0, 2 pi)
+        raise ValueError(f"theta spans {span:.4g} rad, more than a full rotation (2 pi): the "
+                         "angles look like degrees; pass np.deg2rad(theta)")
     return sino, th
+
+
+_FULL_TURN = 2 * np.pi * (1 + 1e-9)     # a full rotation, with room for rounding
 
 
 def filter_sinogram(sinogram, filter_name: str = "ramp", *,
@@ -202,7 +209,8 @@ def backproject(sinogram, theta) -> np.ndarray:
     Raises
     ------
     ValueError
-        If the sinogram is not 2D and finite or ``theta`` does not match its columns.
+        If the sinogram is not 2D and finite or ``theta`` does not match its columns or
+        spans more than 2 pi (angles in degrees).
 
     Notes
     -----
@@ -286,8 +294,9 @@ def fbp(sinogram, theta, filter_name: str = "ramp", *, cutoff: float = 1.0) -> n
     Raises
     ------
     ValueError
-        If the sinogram is not 2D and finite, ``theta`` does not match its columns, or the
-        filter arguments are invalid.
+        If the sinogram is not 2D and finite, ``theta`` does not match its columns or spans
+        more than 2 pi (angles in degrees, the common mistake), or the filter arguments are
+        invalid.
 
     Notes
     -----

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_array, as_int
+from .._validate import as_array, as_size
 from ._common import _angles, _layouts
 
 __all__ = [
@@ -65,7 +65,7 @@ def circle_mask(n: int) -> np.ndarray:
     numpy.ndarray of bool, shape (n, n)
         True where ``(row - n//2)^2 + (col - n//2)^2 <= (n//2)^2`` (scikit-image's criterion).
     """
-    size = as_int(n, "n", low=1)
+    size = as_size(n, "n", ndim=2)
     c = size // 2
     r = np.arange(size) - c
     return r[:, None] ** 2 + r[None, :] ** 2 <= c**2
@@ -86,7 +86,7 @@ def pixel_positions(n: int) -> tuple[np.ndarray, np.ndarray]:
         convention of :func:`radon` and of scikit-image. A pixel at (x, y) projects to the
         detector position t = x cos(theta) + y sin(theta).
     """
-    size = as_int(n, "n", low=1)
+    size = as_size(n, "n", ndim=2)
     c = size // 2
     x = np.broadcast_to(np.arange(size) - c, (size, size)).astype(float)
     y = np.broadcast_to((c - np.arange(size))[:, None], (size, size)).astype(float)
@@ -106,7 +106,7 @@ def detector_positions(n: int) -> np.ndarray:
     numpy.ndarray, shape (n,)
         Bin centres; bin ``n // 2`` holds the rays through the rotation centre.
     """
-    size = as_int(n, "n", low=1)
+    size = as_size(n, "n")
     return (np.arange(size) - size // 2).astype(float)
 
 
@@ -331,7 +331,7 @@ def radon_ellipses(ellipses, theta, n: int) -> np.ndarray:
     if np.any(table[:, 1:3] <= 0):
         raise ValueError("ellipse semi-axes a and b must be positive")
     th = _angles(theta)
-    size = as_int(n, "n", low=2)
+    size = as_size(n, "n", low=2)
     pix = 2.0 / size
     c = size // 2
     # Phantom coordinates of the rotation centre pixel (row c, col c).

@@ -18,7 +18,7 @@ import itertools
 
 import numpy as np
 
-from .._validate import as_array, as_int
+from .._validate import as_array, as_bool, as_int
 
 __all__ = ["conv2d", "conv3d", "conv_layer", "output_size"]
 
@@ -178,6 +178,8 @@ def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1,
 
     Raises
     ------
+    TypeError
+        If ``flip`` is not True or False (a string such as 'False' is refused).
     ValueError
         If ``x`` is not 4D, or as :func:`conv_layer`.
 
@@ -191,7 +193,7 @@ def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1,
     xa = as_array(x, "x")
     if xa.ndim != 4:
         raise ValueError(f"x must have shape (N, C_in, H, W), got {xa.shape}")
-    w = _flipped(weight) if flip else weight
+    w = _flipped(weight) if as_bool(flip, "flip") else weight
     return conv_layer(xa, w, bias, stride=stride, padding=padding, dilation=dilation)
 
 
@@ -216,6 +218,8 @@ def conv3d(x, weight, bias=None, *, stride=1, padding=0, dilation=1,
 
     Raises
     ------
+    TypeError
+        If ``flip`` is not True or False (a string such as 'False' is refused).
     ValueError
         If ``x`` is not 5D, or as :func:`conv_layer`.
 
@@ -227,5 +231,5 @@ def conv3d(x, weight, bias=None, *, stride=1, padding=0, dilation=1,
     xa = as_array(x, "x")
     if xa.ndim != 5:
         raise ValueError(f"x must have shape (N, C_in, D, H, W), got {xa.shape}")
-    w = _flipped(weight) if flip else weight
+    w = _flipped(weight) if as_bool(flip, "flip") else weight
     return conv_layer(xa, w, bias, stride=stride, padding=padding, dilation=dilation)

@@ -418,7 +418,11 @@ def cross_entropy(logits, target, *, axis: int = 1, reduction: str = "mean"):
     ax = as_int(axis, "axis", low=-z.ndim, high=z.ndim - 1) % z.ndim
     as_choice(reduction, "reduction", _REDUCTIONS)
     y = _class_target(z, target, ax)
-    return _reduce(-np.sum(y * log_softmax(z, axis=ax), axis=ax), reduction)
+    with np.errstate(over="ignore"):          # a class 1e308 below the best has log p = -inf
+        log_p = log_softmax(z, axis=ax)
+    # Classes with y_c = 0 contribute 0, also where log p_c = -inf (0 * -inf would be NaN).
+    terms = np.multiply(y, log_p, out=np.zeros_like(log_p), where=y > 0)
+    return _reduce(-np.sum(terms, axis=ax), reduction)
 
 
 def cross_entropy_gradient(logits, target, *, axis: int = 1,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import as_array, as_choice, as_int, as_scalar
+from .._validate import as_array, as_bool, as_choice, as_scalar, as_size
 from ._common import _broadcast, _check_te_tr, _relaxation_times, _result, _times
 
 __all__ = [
@@ -354,6 +354,7 @@ def bloch_simulate(events, t1_ms, t2_ms, *, m0=1.0, off_resonance_hz=0.0, m_init
     ------
     TypeError
         If an event is not one of the event types.
+        If ``average`` is not True or False (a string such as 'False' is refused).
     ValueError
         On non-positive or NaN relaxation times, negative m0, non-finite off-resonance,
         isochromat arrays of different lengths, or a malformed ``m_init``.
@@ -386,6 +387,7 @@ def bloch_simulate(events, t1_ms, t2_ms, *, m0=1.0, off_resonance_hz=0.0, m_init
         if isinstance(ev, Pulse):
             as_choice(ev.axis, f"events[{i}].axis", tuple(_AXES))
             as_scalar(ev.flip_deg, f"events[{i}].flip_deg")
+    average = as_bool(average, "average")
     t1, t2, mm0, df = _isochromat_parameters(t1_ms, t2_ms, m0, off_resonance_hz)
     start = _initial_magnetisation(m_init, t1.size, mm0)
     n = max(t1.size, start.shape[1])
@@ -478,7 +480,7 @@ def lorentzian_off_resonance(n: int, t2_prime_ms: float) -> np.ndarray:
     :math:`e^{-t/T_2^*}`, :math:`1/T_2^* = 1/T_2 + 1/T_2'`; a spin echo refocuses the T2' part.
     With finitely many isochromats the agreement holds for t up to a few T2'.
     """
-    k = as_int(n, "n", low=1)
+    k = as_size(n, "n")
     t2p = as_scalar(t2_prime_ms, "t2_prime_ms", low=0.0, low_inclusive=False)
     w = 1.0 / (2 * np.pi * t2p * 1e-3)
     u = (np.arange(k) + 0.5) / k
@@ -547,7 +549,8 @@ def inversion_null_time(t1_ms, *, tr_ms=np.inf):
     Returns
     -------
     float or numpy.ndarray
-        The null time in ms.
+        The null time in ms. For T1 = infinity (allowed: no relaxation) it is the formula's
+        limit TR / 2 (infinite for the default infinite TR).
 
     Raises
     ------
@@ -564,7 +567,10 @@ def inversion_null_time(t1_ms, *, tr_ms=np.inf):
     if np.any(np.isnan(tr)) or np.any(tr < 0):
         raise ValueError("tr_ms must be >= 0 ms (infinity allowed)")
     t1, tr = _broadcast(t1_ms=t1, tr_ms=tr)
-    return _result(t1 * np.log(2 / (1 + np.exp(-tr / t1))))
+    # T1 ln(2 / (1 + E)) = -T1 log1p((E - 1) / 2): no cancellation when TR << T1.
+    with np.errstate(invalid="ignore"):
+        ti = -t1 * np.log1p(np.expm1(-tr / t1) / 2)
+    return _result(np.where(np.isinf(t1), tr / 2, ti))      # the limit T1 -> inf is TR / 2
 
 
 def spoiled_gre_signal(tr_ms, flip_deg, t1_ms, *, te_ms=0.0, t2star_ms=np.inf, pd=1.0):
@@ -588,7 +594,8 @@ def spoiled_gre_signal(tr_ms, flip_deg, t1_ms, *, te_ms=0.0, t2star_ms=np.inf, p
     Returns
     -------
     float or numpy.ndarray
-        S = PD sin(a) (1 - E1) / (1 - cos(a) E1) exp(-TE/T2*), E1 = exp(-TR/T1).
+        S = PD sin(a) (1 - E1) / (1 - cos(a) E1) exp(-TE/T2*), E1 = exp(-TR/T1); 0 where the
+        fraction is 0/0 (E1 = 1 and cos(a) = 1: no recovery and no tipping), its limit.
 
     Raises
     ------
@@ -620,8 +627,13 @@ def spoiled_gre_signal(tr_ms, flip_deg, t1_ms, *, te_ms=0.0, t2star_ms=np.inf, p
                                              t2star_ms=t2s, pd=rho)
     _check_te_tr(te, tr, "the spoiled gradient-echo steady state")
     e1 = np.exp(-tr / t1)
-    return _result(rho * np.sin(alpha) * (1 - e1) / (1 - np.cos(alpha) * e1)
-                   * np.exp(-te / t2s))
+    one_minus_e1 = -np.expm1(-tr / t1)
+    # 1 - cos(a) E1 written as (1 - E1) + 2 sin^2(a/2) E1: a sum of non-negative terms that is 0
+    # only when the numerator's (1 - E1) is 0 too (TR = 0 or T1 = inf with a = 0 mod 360).
+    denominator = one_minus_e1 + 2 * np.sin(alpha / 2) ** 2 * e1
+    fraction = np.divide(one_minus_e1, denominator, out=np.zeros_like(denominator),
+                         where=denominator > 0)
+    return _result(rho * np.sin(alpha) * fraction * np.exp(-te / t2s))
 
 
 def ernst_angle_deg(tr_ms, t1_ms):

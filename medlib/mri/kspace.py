@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_array, as_int, as_rng, as_scalar
+from .._validate import as_array, as_int, as_mask, as_rng, as_scalar, as_size, check_size
 
 __all__ = [
     "crop_kspace",
@@ -64,7 +64,7 @@ def image_coordinates(n: int, spacing_mm: float = 1.0) -> np.ndarray:
     ValueError
         If ``n`` < 1 or the spacing is not positive.
     """
-    k = as_int(n, "n", low=1)
+    k = as_size(n, "n")
     dx = as_scalar(spacing_mm, "spacing_mm", low=0.0, low_inclusive=False)
     return (np.arange(k) - k // 2) * dx
 
@@ -95,7 +95,7 @@ def kspace_coordinates(n: int, spacing_mm: float = 1.0) -> np.ndarray:
     :formula:`mri.fov-aliasing` -- :math:`\\Delta k = 1/\\mathrm{FOV}`: the field of view is set
     by the k-space *step*, the resolution by the k-space *extent*.
     """
-    k = as_int(n, "n", low=1)
+    k = as_size(n, "n")
     dx = as_scalar(spacing_mm, "spacing_mm", low=0.0, low_inclusive=False)
     return (np.arange(k) - k // 2) / (k * dx)
 
@@ -183,6 +183,7 @@ def _line_axis(shape, axis) -> tuple[tuple[int, ...], int]:
     shp = tuple(as_int(s, "shape", low=1) for s in shape)
     if not shp:
         raise ValueError("shape must have at least one dimension")
+    check_size(shp, "shape")
     ax = as_int(axis, "axis", low=-len(shp), high=len(shp) - 1) % len(shp)
     return shp, ax
 
@@ -246,7 +247,8 @@ def random_mask(shape, acceleration: float, rng, *, axis: int = 0,
     shape : tuple of int
         Shape of the centred k-space.
     acceleration : float
-        R >= 1: about N / R lines are kept in total.
+        R in [1, N]: round(N / R) lines are kept in total, at least one (a larger R, which
+        would keep no line, is refused).
     rng : numpy.random.Generator or int
         Source of randomness.
     axis : int, optional
@@ -261,7 +263,7 @@ def random_mask(shape, acceleration: float, rng, *, axis: int = 0,
     Raises
     ------
     ValueError
-        If R < 1 or the centre alone exceeds N / R lines.
+        If R < 1, R > N (no line would be kept) or the centre alone exceeds N / R lines.
 
     Notes
     -----
@@ -272,6 +274,9 @@ def random_mask(shape, acceleration: float, rng, *, axis: int = 0,
     r = as_scalar(acceleration, "acceleration", low=1.0)
     gen = as_rng(rng)
     n = shp[ax]
+    if r > n:
+        raise ValueError(f"acceleration must be at most the {n} lines along axis {ax} (at least "
+                         f"one line is kept), got {r}")
     total = int(round(n / r))
     c = as_int(center_lines, "center_lines", low=0, high=n)
     if c > total:
@@ -334,12 +339,15 @@ def _centred_slices(old, new):
     return tuple(src), tuple(dst)
 
 
-def _shape_arg(shape, ndim: int) -> tuple[int, ...]:
-    if isinstance(shape, (int, np.integer)):
-        shape = (int(shape),) * ndim
-    shp = tuple(as_int(s, "shape", low=1) for s in shape)
+def _shape_arg(shape, ndim: int, name: str = "shape") -> tuple[int, ...]:
+    """A size per axis (one int for all axes) as a tuple of ints, named ``name`` in errors."""
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, (bool, np.bool_)):
+        shape = (shape,) * ndim
+    if isinstance(shape, (str, bytes)) or np.ndim(shape) != 1:
+        raise TypeError(f"{name} must be an int or a sequence of {ndim} ints, got {shape!r}")
+    shp = tuple(as_int(s, name, low=1) for s in shape)
     if len(shp) != ndim:
-        raise ValueError(f"shape must have {ndim} entries, got {len(shp)}")
+        raise ValueError(f"{name} must have {ndim} entries, got {len(shp)}")
     return shp
 
 
@@ -422,10 +430,15 @@ def truncate_kspace(kspace, keep_shape) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``keep_shape`` exceeds the k-space shape.
+        If ``keep_shape`` exceeds the k-space shape or has the wrong number of entries.
+    TypeError
+        If ``keep_shape`` is not an int or a sequence of ints.
     """
     s = as_array(kspace, "kspace", dtype=None)
-    return zero_fill(crop_kspace(s, keep_shape), s.shape)
+    keep = _shape_arg(keep_shape, s.ndim, "keep_shape")
+    if any(n > o for n, o in zip(keep, s.shape)):
+        raise ValueError(f"keep_shape {keep} must not exceed the k-space shape {s.shape}")
+    return zero_fill(crop_kspace(s, keep), s.shape)
 
 
 def partial_fourier_mask(shape, fraction: float, *, axis: int = 0) -> np.ndarray:
@@ -476,7 +489,7 @@ def hermitian_fill(kspace, mask) -> np.ndarray:
     Raises
     ------
     ValueError
-        If shapes differ.
+        If shapes differ, or ``mask`` holds NaN or a value other than 0 and 1.
 
     Notes
     -----
@@ -488,7 +501,7 @@ def hermitian_fill(kspace, mask) -> np.ndarray:
     reconstructions first estimate that phase from the symmetric centre.
     """
     s = as_array(kspace, "kspace", dtype=np.complex128)
-    mk = as_array(mask, "mask", dtype=bool)
+    mk = as_mask(mask, "mask")
     if mk.shape != s.shape:
         raise ValueError(f"mask must have the k-space shape {s.shape}, got {mk.shape}")
     partner_s, partner_m = s, mk

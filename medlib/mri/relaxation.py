@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .._validate import as_array, as_int, as_scalar
+from .._validate import as_array, as_bool, as_int, as_mask, as_scalar
 from ._common import _broadcast, _check_te_tr, _relaxation_times, _result, _times
 
 __all__ = [
@@ -335,7 +335,8 @@ def tissue_fractions(gm, wm, brain_mask, *, skull_voxels: int = 4,
     Raises
     ------
     ValueError
-        If the shapes differ, probabilities lie outside [0, 1], or thicknesses are negative.
+        If the shapes differ, probabilities lie outside [0, 1], thicknesses are negative, or
+        ``brain_mask`` holds NaN or a value other than 0 and 1.
 
     Notes
     -----
@@ -352,7 +353,7 @@ def tissue_fractions(gm, wm, brain_mask, *, skull_voxels: int = 4,
     """
     g = as_array(gm, "gm")
     w = as_array(wm, "wm")
-    mask = as_array(brain_mask, "brain_mask", dtype=bool)
+    mask = as_mask(brain_mask, "brain_mask")
     if g.shape != w.shape or g.shape != mask.shape:
         raise ValueError(f"gm, wm and brain_mask must have the same shape, got {g.shape}, "
                          f"{w.shape} and {mask.shape}")
@@ -396,6 +397,8 @@ def spin_echo_image(fractions: Mapping[str, np.ndarray], tissues: Mapping[str, T
 
     Raises
     ------
+    TypeError
+        If ``exact`` is not True or False (a string such as 'False' is refused).
     ValueError
         If a tissue is missing, shapes differ, fractions are outside [0, 1], or TE > TR.
 
@@ -408,7 +411,7 @@ def spin_echo_image(fractions: Mapping[str, np.ndarray], tissues: Mapping[str, T
         raise TypeError("fractions must be a non-empty mapping of tissue name to array")
     if not isinstance(tissues, Mapping):
         raise TypeError("tissues must be a mapping of tissue name to Tissue")
-    signal_fn = spin_echo_signal_exact if exact else spin_echo_signal
+    signal_fn = spin_echo_signal_exact if as_bool(exact, "exact") else spin_echo_signal
     out, shape = None, None
     for name, f in fractions.items():
         if name not in tissues:

@@ -21,7 +21,8 @@ def tiny_segmenter(channels: int = 8, *, seed: int = 0) -> torch.nn.Module:
     channels : int, optional
         Feature channels of the two hidden layers (default 8).
     seed : int, optional
-        Seed of the initial weights (``torch.manual_seed``), so that runs reproduce.
+        Seed of the initial weights, so that runs reproduce. The weights are drawn under
+        :func:`torch.random.fork_rng`: PyTorch's global random state is left as it was.
 
     Returns
     -------
@@ -30,9 +31,11 @@ def tiny_segmenter(channels: int = 8, *, seed: int = 0) -> torch.nn.Module:
         output logits (N, 1, H, W); receptive field 5 x 5 pixels; a few hundred parameters.
     """
     c = as_int(channels, "channels", low=1)
-    torch.manual_seed(as_int(seed, "seed", low=0))
-    return torch.nn.Sequential(
-        torch.nn.Conv2d(1, c, 3, padding=1), torch.nn.ReLU(),
-        torch.nn.Conv2d(c, c, 3, padding=1), torch.nn.ReLU(),
-        torch.nn.Conv2d(c, 1, 1),
-    )
+    s = as_int(seed, "seed", low=0)
+    with torch.random.fork_rng(devices=[]):      # a local stream; the caller's state is restored
+        torch.manual_seed(s)
+        return torch.nn.Sequential(
+            torch.nn.Conv2d(1, c, 3, padding=1), torch.nn.ReLU(),
+            torch.nn.Conv2d(c, c, 3, padding=1), torch.nn.ReLU(),
+            torch.nn.Conv2d(c, 1, 1),
+        )

@@ -23,7 +23,8 @@ def lesion_task(n_images: int, size: int, rng, *, lesions_per_image: float = 1.5
     n_images : int
         Number of images (>= 1).
     size : int
-        Height and width in pixels (>= 8).
+        Height and width in pixels, at least 2 * radius_px[1] + 2 (9 for the default radii) so
+        that the largest disc fits with a one-pixel margin.
     rng : numpy.random.Generator or int
         Source of randomness.
     lesions_per_image : float, optional
@@ -45,15 +46,18 @@ def lesion_task(n_images: int, size: int, rng, *, lesions_per_image: float = 1.5
     Raises
     ------
     ValueError
-        On out-of-range arguments.
+        On out-of-range arguments, or a ``size`` too small for the largest disc.
     """
     n = as_int(n_images, "n_images", low=1)
-    s = as_int(size, "size", low=8)
+    s = as_int(size, "size", low=1)
     gen = as_rng(rng)
     lam = as_scalar(lesions_per_image, "lesions_per_image", low=0.0)
     r_lo, r_hi = as_array(radius_px, "radius_px", shape=(2,))
     if not 0 < r_lo <= r_hi:
         raise ValueError(f"radius_px must satisfy 0 < low <= high, got {[r_lo, r_hi]}")
+    if s < 2 * r_hi + 2:        # a disc's centre is drawn in [r + 1, size - r - 1]
+        raise ValueError(f"size must be at least 2 * radius_px[1] + 2 = {2 * r_hi + 2:g} pixels "
+                         f"for the largest disc to fit, got {s}")
     c = as_scalar(contrast, "contrast")
     sigma = as_scalar(noise_sigma, "noise_sigma", low=0.0)
     yy, xx = np.mgrid[0:s, 0:s].astype(np.float64)

@@ -15,6 +15,10 @@ __all__: list[str] = []
 
 def _as_matrix(A):
     if sparse.issparse(A):
+        if np.issubdtype(A.dtype, np.complexfloating):
+            raise TypeError(f"A must be real-valued, got a sparse matrix of dtype {A.dtype}")
+        if not (np.issubdtype(A.dtype, np.number) or A.dtype == bool):
+            raise TypeError(f"A must be numeric, got a sparse matrix of dtype {A.dtype}")
         mat = sparse.csr_matrix(A)
     else:
         mat = sparse.csr_matrix(as_array(A, "A", ndim=2))

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_scalar
+from .._validate import as_array, as_scalar, check_broadcast
 
 __all__ = [
     "NUCLIDES",
@@ -75,6 +75,7 @@ def decay(n0, t_s, *, half_life_s: float) -> np.ndarray:
     t = as_array(t_s, "t_s")
     if np.any(n < 0):
         raise ValueError("n0 must be >= 0")
+    check_broadcast(n0=n, t_s=t)
     lam = decay_constant(half_life_s)
     out = n * np.exp(-lam * t)
     return out if out.ndim else float(out)

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import sparse
 
 from .. import noise
-from .._validate import as_array, as_int, as_scalar
+from .._validate import as_array, as_scalar, as_size
 
 # The reconstruction circle of the parallel-beam geometry shared with CT (pet.circle_mask is
 # ct.circle_mask).
@@ -82,7 +82,7 @@ def system_matrix(n: int, angles_rad, *, dtype=np.float64) -> sparse.csr_matrix:
 
     This module is the PET chapter's projector; the CT chapter follows the same convention.
     """
-    n = as_int(n, "n", low=2)
+    n = as_size(n, "n", low=2, ndim=2)
     theta = as_array(angles_rad, "angles_rad", ndim=1)
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
@@ -163,7 +163,7 @@ def sample_counts(expected, rng) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of float
-        Integer-valued counts, same shape.
+        Integer-valued counts, same shape (a 0-d array for a scalar).
 
     Raises
     ------
@@ -248,7 +248,7 @@ def brain_phantom(grey_matter, white_matter, *, n: int = 128, grey_activity: flo
     for arr, name in ((gm, "grey_matter"), (wm, "white_matter")):
         if arr.min() < 0 or arr.max() > 1:
             raise ValueError(f"{name} must hold probabilities in [0, 1]")
-    n = as_int(n, "n", low=2)
+    n = as_size(n, "n", low=2, ndim=2)
     a_gm = as_scalar(grey_activity, "grey_activity", low=0.0)
     a_wm = as_scalar(white_activity, "white_activity", low=0.0)
     act = a_gm * gm + a_wm * wm

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from .._validate import as_array, as_int
+from .._validate import as_array, as_bool, as_int
 from ._common import _as_background, _as_counts, _as_matrix
 
 __all__ = [
@@ -39,6 +39,8 @@ def log_likelihood(y, expected, *, constant: bool = True) -> float:
 
     Raises
     ------
+    TypeError
+        If ``constant`` is not True or False (a string such as 'False' is refused).
     ValueError
         If the sizes differ or any value is negative.
 
@@ -50,6 +52,7 @@ def log_likelihood(y, expected, *, constant: bool = True) -> float:
     """
     yy = as_array(y, "y").ravel()
     lam = as_array(expected, "expected").ravel()
+    constant = as_bool(constant, "constant")
     if yy.size != lam.size:
         raise ValueError(f"y and expected must have the same size, got {yy.size} and {lam.size}")
     if np.any(yy < 0):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import sampling
-from .._validate import as_array, as_int, as_scalar
+from .._validate import as_array, as_bool, as_int, as_scalar
 
 __all__ = [
     "filtered_noise_std",
@@ -29,6 +29,14 @@ __all__ = [
 
 def _sigma(sigma) -> float:
     return as_scalar(sigma, "sigma", low=0.0, low_inclusive=False)
+
+
+def _peak(peak: float, sigma: float) -> float:
+    """The unnormalised kernel's centre value, or a ValueError when it overflows."""
+    if not np.isfinite(peak):
+        raise ValueError(f"sigma={sigma:g} pixel is too small for normalize=False: the kernel's "
+                         "peak overflows; use normalize=True (a delta kernel)")
+    return peak
 
 
 def _radius(sigma: float, truncate) -> int:
@@ -60,7 +68,11 @@ def gaussian_kernel_1d(sigma: float, *, truncate: float = 4.0,
     Raises
     ------
     ValueError
-        If ``sigma`` or ``truncate`` is not positive.
+        If ``sigma`` or ``truncate`` is not positive, or ``normalize=False`` with a sigma so
+        small that the peak 1/sqrt(2 pi sigma^2) overflows. (A tiny sigma with the default
+        ``normalize=True`` gives the delta kernel [1.0].)
+    TypeError
+        If ``normalize`` is not a bool.
 
     Notes
     -----
@@ -69,8 +81,13 @@ def gaussian_kernel_1d(sigma: float, *, truncate: float = 4.0,
     s = _sigma(sigma)
     r = _radius(s, truncate)
     x = np.arange(-r, r + 1, dtype=np.float64)
-    g = np.exp(-(x**2) / (2 * s**2)) / np.sqrt(2 * np.pi * s**2)
-    return g / g.sum() if normalize else g
+    with np.errstate(over="ignore"):
+        g = np.exp(-0.5 * (x / s) ** 2)        # x / s, not x^2 / s^2: no 0/0 for a tiny sigma
+    if as_bool(normalize, "normalize"):
+        return g / g.sum()                     # the centre tap is 1: a delta for a tiny sigma
+    with np.errstate(over="ignore", divide="ignore"):
+        peak = 1.0 / (np.sqrt(2 * np.pi) * np.float64(s))
+    return g * _peak(peak, s)
 
 
 def gaussian_kernel_2d(sigma: float, *, truncate: float = 4.0,
@@ -95,7 +112,10 @@ def gaussian_kernel_2d(sigma: float, *, truncate: float = 4.0,
     Raises
     ------
     ValueError
-        If ``sigma`` or ``truncate`` is not positive.
+        If ``sigma`` or ``truncate`` is not positive, or ``normalize=False`` with a sigma so
+        small that the peak 1/(2 pi sigma^2) overflows.
+    TypeError
+        If ``normalize`` is not a bool.
 
     Notes
     -----
@@ -105,8 +125,13 @@ def gaussian_kernel_2d(sigma: float, *, truncate: float = 4.0,
     s = _sigma(sigma)
     r = _radius(s, truncate)
     x = np.arange(-r, r + 1, dtype=np.float64)
-    g = np.exp(-(x[:, None] ** 2 + x[None, :] ** 2) / (2 * s**2)) / (2 * np.pi * s**2)
-    return g / g.sum() if normalize else g
+    with np.errstate(over="ignore"):
+        g = np.exp(-0.5 * ((x[:, None] / s) ** 2 + (x[None, :] / s) ** 2))
+    if as_bool(normalize, "normalize"):
+        return g / g.sum()
+    with np.errstate(over="ignore", divide="ignore"):
+        peak = 1.0 / (2 * np.pi * np.float64(s) ** 2)
+    return g * _peak(peak, s)
 
 
 def gaussian_filter(image, sigma, *, truncate: float = 4.0) -> np.ndarray:

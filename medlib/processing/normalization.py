@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from .._validate import as_array, as_int, as_scalar
+from .._validate import as_array, as_bool, as_int, as_scalar
 
 __all__ = [
     "cdf",
@@ -90,6 +90,8 @@ def minmax_normalize(image, x_min: float, x_max: float, *, clip: bool = False) -
 
     Raises
     ------
+    TypeError
+        If ``clip`` is not True or False (a string such as 'False' is refused).
     ValueError
         If x_max <= x_min or the image is not finite.
 
@@ -103,10 +105,14 @@ def minmax_normalize(image, x_min: float, x_max: float, *, clip: bool = False) -
     x = as_array(image, "image")
     lo = as_scalar(x_min, "x_min")
     hi = as_scalar(x_max, "x_max")
+    clip = as_bool(clip, "clip")
     if hi <= lo:
         raise ValueError(f"x_max must be greater than x_min, got x_min={lo}, x_max={hi}")
     out = (x - lo) / (hi - lo)
     return np.clip(out, 0.0, 1.0) if clip else out
+
+
+_CONSTANT_RTOL = 1e-12   # std / max|x| below this is the rounding error of a constant
 
 
 def fit_zscore(training) -> tuple[float, float]:
@@ -125,12 +131,15 @@ def fit_zscore(training) -> tuple[float, float]:
     Raises
     ------
     ValueError
-        If the data are empty, not finite, or constant (std == 0).
+        If the data are empty, not finite, or constant: a standard deviation at most 1e-12
+        times the largest magnitude is rounding error of the mean (np.full(3, 0.1).std() is
+        1.4e-17, not 0), not contrast.
     """
     values = _pooled(training, "training")
     mu, sd = float(values.mean()), float(values.std())
-    if sd == 0:
-        raise ValueError("training has zero standard deviation: z-scores would divide by zero")
+    if sd <= _CONSTANT_RTOL * float(np.max(np.abs(values))):
+        raise ValueError(f"training has zero standard deviation (std {sd:.3g} is rounding error "
+                         "of constant data): z-scores would divide by zero")
     return mu, sd
 
 

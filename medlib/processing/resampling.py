@@ -7,6 +7,9 @@ are tested against SciPy and nibabel.
 """
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from .. import sampling
@@ -48,6 +51,8 @@ def interpolate_nearest(array, coords, *, cval: float = 0.0) -> np.ndarray:
     Supports proc.backward-mapping with ``order=0``.
     """
     a = as_array(array, "array", dtype=None)
+    if a.ndim == 0:
+        raise ValueError("array must have at least one dimension, got a scalar")
     c = as_array(coords, "coords", allow_empty=True)
     if c.ndim < 1 or c.shape[0] != a.ndim:
         raise ValueError(f"coords must have shape ({a.ndim}, ...) for a {a.ndim}D array, "
@@ -70,10 +75,12 @@ def interpolate_nearest(array, coords, *, cval: float = 0.0) -> np.ndarray:
 
 
 _CHUNK = 1 << 20     # output voxels per block: bounds the memory of the coordinate arrays
+MAX_VOXELS = 2 ** 28  # default bound on an output's size: 2 GiB of float64
 
 
 def affine_resample(array, matrix, offset, output_shape, *, order: int = 1,
-                    mode: str = "constant", cval: float = 0.0) -> np.ndarray:
+                    mode: str = "constant", cval: float = 0.0,
+                    max_voxels: int = MAX_VOXELS) -> np.ndarray:
     """Resample an image or volume under an affine map of its indices (backward mapping).
 
     Parameters
@@ -93,6 +100,9 @@ def affine_resample(array, matrix, offset, output_shape, *, order: int = 1,
         (the input coordinates are clamped to [0, n - 1]).
     cval : float, optional
         Fill value for ``mode="constant"``.
+    max_voxels : int, optional
+        Largest output allowed, in voxels (default 2**28, 2 GiB of float64): the size is checked
+        before anything is allocated, so a mistaken ``output_shape`` fails at once.
 
     Returns
     -------
@@ -105,7 +115,7 @@ def affine_resample(array, matrix, offset, output_shape, *, order: int = 1,
     ------
     ValueError
         On mismatched shapes, a non-finite matrix or offset, an unknown ``order`` or ``mode``,
-        or a non-positive output size.
+        a non-positive output size, or an output of more than ``max_voxels`` voxels.
 
     Notes
     -----
@@ -122,17 +132,19 @@ def affine_resample(array, matrix, offset, output_shape, *, order: int = 1,
     d = a.ndim
     m = as_array(matrix, "matrix", shape=(d, d))
     b = as_array(offset, "offset", shape=(d,))
-    shp = as_array(output_shape, "output_shape", shape=(d,), dtype=None)
-    if not np.issubdtype(shp.dtype, np.integer) or np.any(shp < 1):
-        raise ValueError(f"output_shape must hold {d} positive integers, got {list(output_shape)}")
+    shape = _output_shape(output_shape, d)
     order = as_int(order, "order", low=0, high=1)
     mode = as_choice(mode, "mode", ("constant", "nearest"))
     fill = as_scalar(cval, "cval")
-    shape = tuple(int(s) for s in shp)
+    limit = as_int(max_voxels, "max_voxels", low=1)
+    size = math.prod(shape)                                     # Python int: no overflow
+    if size > limit:
+        raise ValueError(f"output_shape {shape} asks for {size:.3g} voxels, more than "
+                         f"max_voxels={limit}; pass a larger max_voxels if this is intended")
     dtype = np.float64 if order == 1 else None
     flat = []
-    for start in range(0, int(np.prod(shape)), _CHUNK):        # blocks of output voxels
-        grid = np.stack(np.unravel_index(np.arange(start, min(start + _CHUNK, np.prod(shape))),
+    for start in range(0, size, _CHUNK):                         # blocks of output voxels
+        grid = np.stack(np.unravel_index(np.arange(start, min(start + _CHUNK, size)),
                                          shape)).astype(np.float64)
         coords = m @ grid + b[:, None]
         if mode == "nearest":
@@ -145,7 +157,23 @@ def affine_resample(array, matrix, offset, output_shape, *, order: int = 1,
     return out.reshape(shape) if dtype is None else out.astype(dtype, copy=False).reshape(shape)
 
 
-def resample_to_spacing(volume, affine, spacing_mm, *, order: int = 1):
+def _output_shape(output_shape, d: int) -> tuple[int, ...]:
+    """``output_shape`` as a tuple of d positive Python ints (no int64 overflow), or raise."""
+    if isinstance(output_shape, (str, bytes)) or np.ndim(output_shape) != 1 or \
+            len(output_shape) != d:
+        raise ValueError(f"output_shape must hold {d} positive integers, got {output_shape!r}")
+    shape = []
+    for s in output_shape:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (numbers.Integral, np.integer)) \
+                or s < 1:
+            raise ValueError(f"output_shape must hold {d} positive integers, "
+                             f"got {list(output_shape)}")
+        shape.append(int(s))
+    return tuple(shape)
+
+
+def resample_to_spacing(volume, affine, spacing_mm, *, order: int = 1,
+                        max_voxels: int = MAX_VOXELS):
     """Resample an image or volume to a new voxel spacing, keeping its origin and extent.
 
     Parameters
@@ -159,6 +187,10 @@ def resample_to_spacing(volume, affine, spacing_mm, *, order: int = 1):
     order : {0, 1}, optional
         1: linear (trilinear in 3D) for intensities (default); 0: nearest neighbour for label
         maps, which keeps the label set.
+    max_voxels : int, optional
+        Largest result allowed, in voxels (default 2**28, 2 GiB of float64), checked before
+        anything is allocated: a spacing given in metres (0.001 for 1 mm) asks for 10^9 times
+        more voxels than meant.
 
     Returns
     -------
@@ -171,8 +203,8 @@ def resample_to_spacing(volume, affine, spacing_mm, *, order: int = 1):
     Raises
     ------
     ValueError
-        If a spacing is not positive, the affine does not match the volume, or ``order`` is not
-        0 or 1.
+        If a spacing is not positive, the affine does not match the volume, ``order`` is not
+        0 or 1, or the result would have more than ``max_voxels`` voxels.
 
     Notes
     -----
@@ -196,10 +228,19 @@ def resample_to_spacing(volume, affine, spacing_mm, *, order: int = 1):
         raise ValueError(f"spacing_mm must be positive, one number or {v.ndim} values, "
                          f"got {np.asarray(spacing_mm).tolist()}")
     order = as_int(order, "order", low=0, high=1)
+    limit = as_int(max_voxels, "max_voxels", low=1)
     ratio = new / old
-    shape = np.maximum(np.rint(np.array(v.shape) * old / new), 1).astype(np.int64)
+    exact = np.maximum(np.array(v.shape) * old / new, 1.0)      # float: never wraps around
+    with np.errstate(over="ignore"):
+        size = float(np.prod(exact))                            # inf when it overflows
+    shape = tuple(int(round(float(e))) for e in exact) if np.isfinite(size) else None
+    if shape is None or math.prod(shape) > limit:
+        raise ValueError(
+            f"spacing_mm={new.tolist()} would resample the volume of shape {v.shape} (spacing "
+            f"{old.tolist()} mm) to about {size:.3g} voxels, more than max_voxels={limit}: "
+            "is spacing_mm in metres instead of millimetres? (1 mm is 1.0, not 0.001)")
     out = affine_resample(v, np.diag(ratio), np.zeros(v.ndim), shape, order=order,
-                          mode="nearest")
+                          mode="nearest", max_voxels=limit)
     scale = np.eye(v.ndim + 1)
     scale[:v.ndim, :v.ndim] = np.diag(ratio)
     return out, aff @ scale

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .._validate import as_array, as_int, as_scalar, check_broadcast
+from .._validate import as_array, as_axis, as_bool, as_int, as_scalar, check_broadcast
 from .echoes import attenuation_db
 from .waves import SOFT_TISSUE_SPEED_M_PER_S
 
@@ -44,9 +44,11 @@ def _gauss_exponent(center_frequency_hz: float, fractional_bandwidth: float,
     bw = as_scalar(fractional_bandwidth, "fractional_bandwidth", low=0.0, low_inclusive=False)
     ref_db = as_scalar(bandwidth_reference_db, "bandwidth_reference_db", high=0.0,
                        high_inclusive=False)
-    ref = 10.0 ** (ref_db / 20.0)
-    # The spectrum exp(-pi^2 (f - fc)^2 / a) falls to `ref` at f - fc = bw fc / 2.
-    return -((np.pi * fc * bw) ** 2) / (4.0 * np.log(ref))
+    # The spectrum exp(-pi^2 (f - fc)^2 / a) falls to `ref` at f - fc = bw fc / 2. ln(ref) is
+    # ref_db ln(10) / 20, taken directly: 10 ** (-1e-17 / 20) rounds to 1, whose log is 0.
+    log_ref = ref_db * np.log(10.0) / 20.0
+    with np.errstate(over="ignore", divide="ignore"):
+        return -((np.pi * fc * bw) ** 2) / (4.0 * log_ref)     # +inf: a delta envelope
 
 
 def gaussian_pulse_envelope(t_s, center_frequency_hz: float, fractional_bandwidth: float = 0.6,
@@ -72,7 +74,8 @@ def gaussian_pulse_envelope(t_s, center_frequency_hz: float, fractional_bandwidt
     """
     t = as_array(t_s, "t_s")
     a = _gauss_exponent(center_frequency_hz, fractional_bandwidth, bandwidth_reference_db)
-    return np.exp(-a * t**2)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(t == 0, 1.0, np.exp(-a * t**2))    # 1 at t = 0 even when a overflows
 
 
 def gaussian_pulse(t_s, center_frequency_hz: float, fractional_bandwidth: float = 0.6, *,
@@ -245,7 +248,7 @@ def envelope(rf, *, axis: int = -1) -> np.ndarray:
     :func:`analytic_signal`. For a pulse exp(-a t^2) cos(2 pi fc t) whose spectrum does not reach
     zero frequency, the envelope is exactly exp(-a t^2).
     """
-    z = analytic_signal(rf, axis=axis)
+    z = _analytic(rf, axis, "rf")
     return np.hypot(z.real, z.imag)
 
 
@@ -283,12 +286,15 @@ def analytic_signal(x, *, axis: int = -1) -> np.ndarray:
     S. L. Marple, "Computing the discrete-time analytic signal via FFT", IEEE Trans. Signal
     Process. 47(9):2600, 1999.
     """
-    arr = as_array(x, "x")
+    return _analytic(x, axis, "x")
+
+
+def _analytic(x, axis, name: str) -> np.ndarray:
+    """:func:`analytic_signal`, naming the caller's argument ``name`` in errors."""
+    arr = as_array(x, name)
     if arr.ndim == 0:
-        raise ValueError("x must have at least one dimension")
-    ax = axis % arr.ndim if -arr.ndim <= axis < arr.ndim else None
-    if ax is None:
-        raise ValueError(f"axis {axis} is out of range for x with {arr.ndim} dimensions")
+        raise ValueError(f"{name} must have at least one dimension")
+    ax = as_axis(axis, arr.ndim)
     n = arr.shape[ax]
     h = np.zeros(n)
     h[0] = 1.0
@@ -368,8 +374,9 @@ def apply_tgc(lines, gain_db, *, axis: int = -1) -> np.ndarray:
     """
     x = as_array(lines, "lines")
     g = as_array(gain_db, "gain_db", ndim=1)
-    if x.ndim == 0 or not -x.ndim <= axis < x.ndim:
-        raise ValueError("axis is out of range for lines")
+    if x.ndim == 0:
+        raise ValueError("lines must have at least one dimension, got a scalar")
+    axis = as_axis(axis, x.ndim)
     if g.size != x.shape[axis]:
         raise ValueError(f"gain_db must have one value per sample ({x.shape[axis]}), "
                          f"got {g.size}")
@@ -433,6 +440,8 @@ def db_compress(envelope_values, *, dynamic_range_db: float = 60.0, reference: f
 
     Raises
     ------
+    TypeError
+        If ``normalize`` is not True or False (a string such as 'False' is refused).
     ValueError
         If the envelope is negative or all zero (without ``reference``), or DR is not positive.
 
@@ -444,6 +453,7 @@ def db_compress(envelope_values, *, dynamic_range_db: float = 60.0, reference: f
     contrast.
     """
     a = as_array(envelope_values, "envelope_values")
+    normalize = as_bool(normalize, "normalize")
     if np.any(a < 0):
         raise ValueError("envelope_values must be >= 0")
     dr = as_scalar(dynamic_range_db, "dynamic_range_db", low=0.0, low_inclusive=False)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_array, as_choice, as_scalar
+from .._validate import as_array, as_bool, as_choice, as_scalar
 from .waves import TISSUES, tissue
 
 __all__ = [
@@ -96,6 +96,8 @@ def attenuation_db(alpha_db_per_cm_mhz, frequency_mhz, depth_cm, *, round_trip: 
 
     Raises
     ------
+    TypeError
+        If ``round_trip`` is not True or False (a string such as 'False' is refused).
     ValueError
         If an argument is out of range.
 
@@ -115,7 +117,7 @@ def attenuation_db(alpha_db_per_cm_mhz, frequency_mhz, depth_cm, *, round_trip: 
         raise ValueError("frequency_mhz must be > 0")
     if np.any(d < 0):
         raise ValueError("depth_cm must be >= 0")
-    return a0 * f**n * d * (2.0 if round_trip else 1.0)
+    return a0 * f**n * d * (2.0 if as_bool(round_trip, "round_trip") else 1.0)
 
 
 def tissue_attenuation_db(name: str, frequency_mhz, depth_cm, *,
@@ -140,6 +142,8 @@ def tissue_attenuation_db(name: str, frequency_mhz, depth_cm, *,
 
     Raises
     ------
+    TypeError
+        If ``round_trip`` is not True or False (a string such as 'False' is refused).
     ValueError
         If the tissue is unknown, is air, or another argument is out of range.
 
@@ -151,6 +155,7 @@ def tissue_attenuation_db(name: str, frequency_mhz, depth_cm, *,
     but a tissue/air interface reflects 99.9 % of the intensity, so no echo from beyond air
     reaches the probe and air enters imaging only through its impedance.
     """
+    as_bool(round_trip, "round_trip")
     t = tissue(name)
     if not np.isfinite(t.attenuation_db_per_cm_mhz):
         has = ", ".join(k for k, v in TISSUES.items() if np.isfinite(v.attenuation_db_per_cm_mhz))

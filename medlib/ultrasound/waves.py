@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_choice, as_scalar
+from .._validate import as_array, as_choice, as_scalar, check_broadcast
 
 __all__ = [
     "SOFT_TISSUE_SPEED_M_PER_S",
@@ -171,7 +171,8 @@ def pressure_wave(x_m, t_s, *, amplitude_pa: float, frequency_hz: float,
     Raises
     ------
     ValueError
-        If a parameter is out of range or the inputs are not finite.
+        If a parameter is out of range, the inputs are not finite or ``x_m`` and ``t_s`` do not
+        broadcast.
 
     Notes
     -----
@@ -180,6 +181,7 @@ def pressure_wave(x_m, t_s, *, amplitude_pa: float, frequency_hz: float,
     """
     x = as_array(x_m, "x_m")
     t = as_array(t_s, "t_s")
+    check_broadcast(x_m=x, t_s=t)
     p0 = as_scalar(amplitude_pa, "amplitude_pa", low=0.0)
     f = as_scalar(frequency_hz, "frequency_hz", low=0.0, low_inclusive=False)
     c = as_scalar(speed_m_per_s, "speed_m_per_s", low=0.0, low_inclusive=False)

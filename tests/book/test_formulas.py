@@ -115,6 +115,17 @@ def _fake_root(tmp_path, markdown: str, code: str = "", test_source: str = "") -
     return root
 
 
+@pytest.mark.parametrize("function", [formulas.problems, formulas.trace, formulas.test_markers,
+                                      formulas.notebook_labels])
+def test_a_missing_course_folder_is_an_error_not_a_clean_report(tmp_path, function):
+    # issue 11, group 9: problems() of a folder that does not exist reported no problems.
+    with pytest.raises(FileNotFoundError, match="root .*missing.* no such directory"):
+        function(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="root .*empty.* is not a course folder"):
+        function(tmp_path / "empty")
+
+
 def test_a_dotted_label_that_is_no_id_is_reported(tmp_path):
     root = _fake_root(tmp_path, "$$\nx = 1\n$$ (geometry.voxel-to-wrld)")
     assert any("geometry.voxel-to-wrld" in p for p in formulas.problems(root))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medlib._validate import as_array, as_axis, as_bool
+from medlib._validate import as_array, as_axis, as_bool, as_mask, as_size, check_size
 
 
 def test_bounds_accept_the_allowed_range_and_keep_the_values():
@@ -57,3 +57,25 @@ def test_as_axis_normalises_like_numpy(axis, ndim, expected):
 def test_as_axis_refuses_what_numpy_would_refuse_with_the_argument_name(axis, ndim, error, match):
     with pytest.raises(error, match=match):
         as_axis(axis, ndim)
+
+
+def test_as_mask_accepts_bools_and_zeros_and_ones_only():
+    np.testing.assert_array_equal(as_mask([0.0, 1.0, 1.0], "m"), [False, True, True])
+    np.testing.assert_array_equal(as_mask(np.array([True, False]), "m"), [True, False])
+    with pytest.raises(ValueError, match="^m must contain only finite"):
+        as_mask([np.nan, 1.0], "m")                  # np.asarray(nan, bool) would be True
+    with pytest.raises(ValueError, match="^m must be a boolean mask"):
+        as_mask([0.5, 1.0], "m")
+
+
+def test_as_size_bounds_the_elements_with_python_ints():
+    assert as_size(2**14, "n", ndim=2) == 2**14
+    with pytest.raises(ValueError, match=r"^n asks for an array of shape \(16385, 16385\)"):
+        as_size(2**14 + 1, "n", ndim=2)
+    with pytest.raises(ValueError, match="^n asks for an array"):
+        as_size(2**63, "n")                          # would wrap around in int64
+    with pytest.raises(ValueError, match="^n must be >= 2"):
+        as_size(1, "n", low=2)
+    with pytest.raises(ValueError, match="^shape asks for an array"):
+        check_size((2**32, 2**32), "shape")
+    check_size((2**14, 2**14), "shape")

@@ -218,6 +218,18 @@ def test_invert_homogeneous_matches_numpy(rng):
     np.testing.assert_allclose(geometry.invert_homogeneous(m) @ m, np.eye(4), atol=1e-12)
 
 
+# issue 11, groups 6 and 8: a scalar point gave IndexError; world_to_voxel named `indices`.
+POINT_CALLS = [
+    (geometry.voxel_to_world, (np.eye(4), 5.0), {}, ValueError, r"indices must have shape"),
+    (geometry.world_to_voxel, (np.eye(4), 5.0), {}, ValueError, r"points must have shape"),
+    (geometry.world_to_voxel, (np.eye(4), [1.0, 2.0]), {}, ValueError,
+     r"^points must have shape \(\.\.\., 3\)"),
+    (geometry.apply_affine, (np.eye(2), [0.0, 0.0], 5.0), {}, ValueError, "points must have shape"),
+]
+
+test_a_scalar_or_wrong_point_is_named = bad_input_test(POINT_CALLS)
+
+
 BAD_CALLS = [
     (geometry.voxel_to_world, (np.eye(4), [[1, 2]]), {}, ValueError, "indices must have shape"),
     (geometry.voxel_to_world, (np.ones((4, 4)), [1, 2, 3]), {}, ValueError, "last row"),

@@ -55,6 +55,14 @@ def test_poisson_of_zero_is_zero():
 
 
 @pytest.mark.formula("noise.snr")
+def test_poisson_noise_of_a_scalar_is_a_0d_array():
+    # issue 11, group 4: poisson_noise(5.0, rng=0) raised AttributeError ('int' has no astype).
+    y = noise.poisson_noise(5.0, rng=0)
+    assert isinstance(y, np.ndarray) and y.shape == () and y.dtype == np.float64
+    assert y == np.random.default_rng(0).poisson(5.0)
+    assert noise.poisson_noise(np.float32(0.0), 1).shape == ()
+
+
 def test_snr_of_poisson_counts_is_the_square_root_of_the_mean():
     for lam in (25.0, 400.0):
         y = noise.poisson_noise(np.full(50_000, lam), rng=4)
@@ -150,6 +158,41 @@ def test_nps_of_one_roi_equals_the_stack_of_one_and_bins_can_be_chosen(rng):
     f, nps, _ = noise.noise_power_spectrum(roi, 2.0, n_bins=4)
     assert f.shape == nps.shape == (4,)
     assert np.all(np.diff(f) > 0) and f[-1] <= 0.25 * np.sqrt(2)
+
+
+def test_rician_pdf_at_a_tiny_sigma_is_finite_and_scales():
+    # issue 11, group 5: sigma^2 underflowed to 0 and the density became NaN below ~1e-154.
+    s, nu = 1e-170, 2.5e-170
+    m = np.linspace(0.0, 8.0, 17) * s
+    p = noise.rician_pdf(m, nu, s)
+    assert np.all(np.isfinite(p))
+    # p(m; nu, sigma) = p(m / sigma; nu / sigma, 1) / sigma, with SciPy at sigma = 1
+    np.testing.assert_allclose(p * s, stats.rice.pdf(m / s, nu / s), rtol=1e-10, atol=1e-300)
+    # Very high SNR: the density at m = nu tends to sqrt(m / nu) / (sigma sqrt(2 pi)).
+    assert noise.rician_pdf(1.0, 1.0, 1e-160) == pytest.approx(
+        1 / (np.sqrt(2 * np.pi) * 1e-160), rel=1e-12)
+
+
+def test_rician_pdf_matches_scipy_over_many_scales():
+    m = np.linspace(0.0, 6.0, 25)
+    for s in (1e-3, 0.05, 1.0, 40.0):
+        np.testing.assert_allclose(noise.rician_pdf(m, 1.5, s), stats.rice.pdf(m, 1.5 / s, scale=s),
+                                   rtol=1e-9, atol=1e-300)
+
+
+# issue 11, group 6: a wrong axis gave IndexError/TypeError from inside NumPy.
+AXIS_CALLS = [
+    (noise.snr, (np.ones((3, 4)),), {"axis": 5}, ValueError, r"axis must be in \[-2, 1\]"),
+    (noise.snr, (np.ones((3, 4)),), {"axis": 1.5}, TypeError, "axis must be an integer"),
+    (noise.snr, (np.ones((3, 4)),), {"axis": "0"}, TypeError, "axis must be an integer"),
+]
+
+test_a_wrong_axis_is_named = bad_input_test(AXIS_CALLS)
+
+
+def test_snr_accepts_a_negative_axis():
+    x = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 9.0]])
+    np.testing.assert_allclose(noise.snr(x, axis=-1), [2.0 / 1.0, 5.0 / np.sqrt(13.0)])
 
 
 BAD_CALLS = [

@@ -53,6 +53,18 @@ def test_zone_plate_follows_its_phase_law():
     assert img.min() >= 0 and img.max() <= 1
 
 
+# issue 11, group 9: invalid values that were accepted.
+INVALID_CALLS = [
+    (phantoms.zone_plate, (2**63,), {}, ValueError, "^size asks for an array"),
+    (phantoms.shepp_logan, ((4, 4, 4),), {}, ValueError, r"^shape must be an int or a pair"),
+    (phantoms.shepp_logan, (2**40,), {}, ValueError, "^shape asks for an array"),
+    (phantoms.shepp_logan, (2**13,), {"oversample": 8}, ValueError,
+     "^shape and oversample asks for an array"),
+]
+
+test_invalid_values_are_refused = bad_input_test(INVALID_CALLS)
+
+
 BAD_CALLS = [
     (phantoms.ellipse_phantom, ([[1, 0.1, 0.1, 0, 0]], 10), {}, ValueError, r"\(n, 6\)"),
     (phantoms.ellipse_phantom, ([[1, 0.0, 0.1, 0, 0, 0]], 10), {}, ValueError, "semi-axes"),

@@ -232,6 +232,38 @@ def test_circular_convolution_in_2d_matches_ndimage_wrap(rng):
     np.testing.assert_allclose(sampling.circular_convolve(f, g), ref, atol=1e-12)
 
 
+# issue 11, group 6: axis errors came from NumPy (IndexError/TypeError), and dft(5.0) blamed axis.
+AXIS_CALLS = [
+    (sampling.idft, (np.ones(4),), {"axis": 3}, ValueError, r"axis must be in \[-1, 0\]"),
+    (sampling.idft, (np.ones(4),), {"axis": 1.5}, TypeError, "axis must be an integer"),
+    (sampling.idft, (5.0,), {}, ValueError, "spectrum must have at least one dimension"),
+    (sampling.dft, (5.0,), {}, ValueError, "x must have at least one dimension"),
+    (sampling.dft, (np.ones(3),), {"axis": "0"}, TypeError, "axis must be an integer"),
+    (sampling.interpolate_linear, (5.0, np.ones(0)), {}, ValueError,
+     "array must have at least one dimension"),
+]
+
+test_a_wrong_axis_or_a_scalar_is_named = bad_input_test(AXIS_CALLS)
+
+
+def test_idft_along_a_negative_or_first_axis_inverts_numpy_fft():
+    x = np.arange(12.0).reshape(3, 4)
+    for axis in (0, -2, 1, -1):
+        np.testing.assert_allclose(sampling.idft(np.fft.fft(x, axis=axis), axis=axis), x,
+                                   atol=1e-12)
+
+
+# issue 11, group 9: invalid values that were accepted.
+INVALID_CALLS = [
+    (sampling.downsample, (np.array([np.nan, 1.0, 2.0, 3.0]), 2), {}, ValueError,
+     "^x must contain only finite values"),
+    (sampling.upsample, (np.array([np.inf, 1.0]), 2), {}, ValueError,
+     "^x must contain only finite values"),
+]
+
+test_invalid_values_are_refused = bad_input_test(INVALID_CALLS)
+
+
 BAD_CALLS = [
     (sampling.convolve, (np.ones(5), np.ones((2, 2))), {}, ValueError, "same number"),
     (sampling.convolve, (np.ones(5), np.ones(3)), {"mode": "middle"}, ValueError, "mode"),

@@ -152,6 +152,19 @@ def test_thorax_phantom_has_realistic_ct_numbers():
 
 # --------------------------------------------------------------------------------- bad input
 
+# issue 11, group 8: errors named an internal argument, or came from NumPy unnamed.
+NAMED_CALLS = [
+    (ct.attenuate, (np.ones(3), np.ones((4, 5)), 0.1), {}, ValueError,
+     r"i0 of shape \(3,\) must broadcast against the rays of mu_per_cm"),
+    (ct.log_transform, (np.ones(3), np.ones(4)), {}, ValueError,
+     r"intensity and i0 must have broadcastable shapes, got intensity \(3,\), i0 \(4,\)"),
+    (ct.log_variance, (np.ones(3), np.ones(4)), {}, ValueError,
+     r"p and i0 must have broadcastable shapes"),
+]
+
+test_errors_name_the_callers_argument = bad_input_test(NAMED_CALLS)
+
+
 BAD_CALLS = [
     (ct.log_transform, ([1.0], 0.0), {}, ValueError, "i0"),
     (ct.log_transform, ([0.0], 10.0), {}, ValueError, "floor"),

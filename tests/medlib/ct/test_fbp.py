@@ -187,6 +187,22 @@ def test_fbp_accepts_a_full_rotation():
 
 # --------------------------------------------------------------------------------- bad input
 
+# issue 11, group 9: invalid values that were accepted.
+INVALID_CALLS = [
+    (ct.fbp, (np.ones((8, 180)), np.arange(180.0)), {}, ValueError,
+     r"theta spans 179 rad.*look like degrees.*np\.deg2rad"),
+    (ct.backproject, (np.ones((8, 3)), [0.0, 90.0, 180.0]), {}, ValueError, "degrees"),
+    (ct.filter_response, (2**40,), {}, ValueError, "^n_padded asks for an array"),
+]
+
+test_invalid_values_are_refused = bad_input_test(INVALID_CALLS)
+
+
+def test_fbp_accepts_a_full_rotation_in_radians():
+    theta = np.linspace(0.0, 2 * np.pi, 8)          # endpoint included: exactly 2 pi
+    assert ct.fbp(np.zeros((8, 8)), theta).shape == (8, 8)
+
+
 BAD_CALLS = [
     (ct.fbp, (np.zeros((8, 3)), [0.0, 1.0]), {}, ValueError, "theta has 2 angles"),
     (ct.fbp, (np.zeros((8, 3)), [0.0, 1.0, 2.0], "ramp-lak"), {}, ValueError, "filter_name"),

@@ -200,6 +200,20 @@ def test_circle_mask_and_padding():
 # --------------------------------------------------------------------------------- bad input
 
 SQUARE = np.zeros((8, 8))
+# issue 11, group 9: invalid values that were accepted.
+INVALID_CALLS = [
+    (ct.circle_mask, (2**63,), {}, ValueError,
+     "^n asks for an array of shape.*more than the limit of 268435456"),
+    (ct.circle_mask, (2**15,), {}, ValueError, "^n asks for an array"),
+    (ct.pixel_positions, (2**40,), {}, ValueError, "^n asks for an array"),
+    (ct.detector_positions, (2**63,), {}, ValueError, "^n asks for an array"),
+    (ct.radon_ellipses, (phantoms.shepp_logan_ellipses(), [0.0], 2**63), {}, ValueError,
+     "^n asks for an array"),
+]
+
+test_invalid_values_are_refused = bad_input_test(INVALID_CALLS)
+
+
 BAD_CALLS = [
     (ct.radon, (np.zeros((8, 9)), [0.0]), {}, ValueError, "square"),
     (ct.radon, (np.ones((8, 8)), [0.0]), {}, ValueError, "outside"),

@@ -139,6 +139,17 @@ def test_flipped_torch_weights_reproduce_a_true_convolution(rng):
     np.testing.assert_allclose(ours, ref, atol=1e-12)
 
 
+# issue 11, group 7: a flag given as the string "False" (or a number) was read as truthy.
+FLAG_CALLS = [
+    (dl.conv2d, (np.ones((1, 1, 4, 4)), np.ones((1, 1, 2, 2))), {"flip": "False"}, TypeError,
+     "flip must be True or False"),
+    (dl.conv3d, (np.ones((1, 1, 3, 3, 3)), np.ones((1, 1, 2, 2, 2))), {"flip": 1}, TypeError,
+     "flip must be True or False"),
+]
+
+test_a_flag_must_be_a_bool = bad_input_test(FLAG_CALLS)
+
+
 BAD_CALLS = [
     (dl.output_size, (10, -3), {}, ValueError, "kernel_size"),
     (dl.output_size, (10, 3), {"stride": 0}, ValueError, "stride"),

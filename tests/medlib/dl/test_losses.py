@@ -309,6 +309,17 @@ def test_focal_loss_shrinks_easy_examples_far_more_than_hard_ones():
     np.testing.assert_allclose(fl / ce, [0.1**2, 0.9**2])   # (1 - p_t)^gamma
 
 
+def test_cross_entropy_of_extreme_logits_is_exact_not_nan():
+    # issue 11, group 5: [[1e308, -1e308]] with class 0 has a true loss of 0; 0 * log(0) of the
+    # other class made it NaN.
+    assert losses.cross_entropy([[1e308, -1e308]], [0]) == 0.0
+    assert losses.cross_entropy([[1e308, -1e308]], [[1.0, 0.0]]) == 0.0
+    assert losses.cross_entropy([[-1e308, 1e308]], [0]) == np.inf   # the true 2e308 overflows
+    np.testing.assert_array_equal(
+        losses.cross_entropy([[1e308, -1e308], [0.0, 0.0]], [0, 1], reduction="none"),
+        [0.0, np.log(2)])
+
+
 BAD_CALLS = [
     (losses.binary_cross_entropy, (np.full(3, 0.5), np.ones(4)), {}, ValueError, "same shape"),
     (losses.binary_cross_entropy, (np.array([0.5, 1.2]), np.ones(2)), {}, ValueError,

@@ -155,6 +155,17 @@ def test_specificity_without_negatives_is_undefined():
     assert metrics.specificity(full, full, zero_division=0.0) == 0.0
 
 
+# issue 11, group 9 (fixed on main; kept as a guard): NaN in a mask must not count as True.
+NAN_MASK_CALLS = [
+    (metrics.dice, (np.array([np.nan, 0.0]), np.array([1.0, 0.0])), {}, ValueError,
+     "^prediction.*finite"),
+    (metrics.binary_counts, (np.array([1.0, 0.0]), np.array([0.0, np.nan])), {}, ValueError,
+     "^target.*finite"),
+]
+
+test_nan_in_a_mask_is_refused = bad_input_test(NAN_MASK_CALLS)
+
+
 BAD_CALLS = [
     (metrics.dice, (np.ones((3, 3)), np.ones((3, 4))), {}, ValueError, "same shape"),
     (metrics.dice, (np.array([0.2, 1.0]), np.ones(2)), {}, ValueError, "integer"),

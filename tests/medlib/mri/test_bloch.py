@@ -230,6 +230,48 @@ def test_lorentzian_offsets_are_symmetric_quantiles():
 
 # --- Bad input, purity ------------------------------------------------------------------------
 
+def test_inversion_null_time_without_relaxation_is_the_formulas_limit():
+    # issue 11, group 5: T1 = inf is allowed ("no relaxation") and gave NaN (inf / inf).
+    assert mri.inversion_null_time(np.inf) == np.inf               # T1 ln 2 with T1 -> inf
+    assert mri.inversion_null_time(np.inf, tr_ms=1000.0) == 500.0  # T1 ln(2/(1+e^-x)) -> TR/2
+    np.testing.assert_allclose(mri.inversion_null_time([1e12, np.inf], tr_ms=[1000.0, 80.0]),
+                               [500.0 - 1000.0**2 / (8 * 1e12), 40.0], rtol=1e-14)
+    assert mri.inversion_null_time(1000.0) == pytest.approx(1000.0 * np.log(2), rel=1e-15)
+
+
+@pytest.mark.parametrize("tr, flip, t1", [(0.0, 0.0, 1000.0), (0.0, 30.0, 1000.0),
+                                          (10.0, 0.0, np.inf), (10.0, 360.0, np.inf)])
+def test_spoiled_gre_signal_is_zero_where_the_fraction_is_zero_over_zero(tr, flip, t1):
+    # issue 11, group 5: spoiled_gre_signal(0, 0, 1000) was NaN; no recovery (TR = 0 or
+    # T1 = inf) and no excitation leave no signal.
+    assert mri.spoiled_gre_signal(tr, flip, t1) == pytest.approx(0.0, abs=1e-15)
+
+
+def test_spoiled_gre_signal_tends_smoothly_to_zero_at_small_tr():
+    tr = np.array([1e-12, 1e-9])
+    a = np.deg2rad(15.0)
+    x = tr / 900.0                      # 1 - E1 = x + O(x^2): first order is exact to 1e-12
+    expected = np.sin(a) * x / (x + 1 - np.cos(a))
+    np.testing.assert_allclose(mri.spoiled_gre_signal(tr, 15.0, 900.0), expected, rtol=1e-9)
+
+
+# issue 11, group 7: a flag given as the string "False" (or a number) was read as truthy.
+FLAG_CALLS = [
+    (mri.bloch_simulate, ([mri.pulse(90)], 800.0, 80.0), {"average": "False"}, TypeError,
+     "average must be True or False"),
+]
+
+test_a_flag_must_be_a_bool = bad_input_test(FLAG_CALLS)
+
+
+# issue 11, group 9: invalid values that were accepted.
+INVALID_CALLS = [
+    (mri.lorentzian_off_resonance, (2**63, 10.0), {}, ValueError, "^n asks for an array"),
+]
+
+test_invalid_values_are_refused = bad_input_test(INVALID_CALLS)
+
+
 BAD_CALLS = [
     (mri.larmor_frequency_mhz, (-1.0,), {}, ValueError, "b0_t"),
     (mri.larmor_frequency_mhz, (3.0, "2H"), {}, ValueError, "nucleus"),

@@ -213,6 +213,41 @@ def test_conjugate_symmetry_fails_for_an_image_with_phase(rng):
 
 # --- Bad input, purity ------------------------------------------------------------------------
 
+# issue 11, group 8: errors named an internal argument, or came from NumPy unnamed.
+NAMED_CALLS = [
+    (mri.truncate_kspace, (np.ones((4, 4)), (5, 2)), {}, ValueError,
+     r"^keep_shape \(5, 2\) must not exceed"),
+    (mri.truncate_kspace, (np.ones((4, 4)), (2, 2, 2)), {}, ValueError,
+     "^keep_shape must have 2 entries"),
+    (mri.truncate_kspace, (np.ones((4, 4)), 2.5), {}, TypeError, "^keep_shape must be an int"),
+    (mri.crop_kspace, (np.ones((4, 4)), "2"), {}, TypeError, "^shape must be an int"),
+]
+
+test_errors_name_the_callers_argument = bad_input_test(NAMED_CALLS)
+
+
+# issue 11, group 9: invalid values that were accepted.
+INVALID_CALLS = [
+    (mri.random_mask, ((16, 16), 33, 0), {}, ValueError,
+     "acceleration must be at most the 16 lines along axis 0"),
+    (mri.random_mask, ((8, 16), 9.5, 0), {"axis": 0}, ValueError, "acceleration"),
+    (mri.hermitian_fill, (np.ones((4, 4)), np.full((4, 4), np.nan)), {}, ValueError, "^mask"),
+    (mri.hermitian_fill, (np.ones((4, 4)), np.full((4, 4), 0.5)), {}, ValueError,
+     "^mask must be a boolean mask"),
+    (mri.image_coordinates, (2**63,), {}, ValueError, "^n asks for an array"),
+    (mri.kspace_coordinates, (2**63,), {}, ValueError, "^n asks for an array"),
+    (mri.regular_mask, ((2**40, 2**40), 2), {}, ValueError, "^shape asks for an array"),
+]
+
+test_invalid_values_are_refused = bad_input_test(INVALID_CALLS)
+
+
+def test_random_mask_keeps_at_least_one_line_at_the_largest_acceleration():
+    mask = mri.random_mask((16, 4), 16, 0)
+    assert mask.any(axis=1).sum() == 1
+    assert mri.random_mask((16, 4), 12.0, 1).any(axis=1).sum() == 1      # round(16 / 12)
+
+
 BAD_CALLS = [
     (mri.kspace_forward, (np.ones((4, 4)), (1.0, 1.0, 1.0)), {}, ValueError, "spacing_mm"),
     (mri.kspace_forward, (np.ones((4, 4)), -1.0), {}, ValueError, "spacing_mm"),

@@ -218,6 +218,26 @@ def test_spin_echo_image_is_the_fraction_weighted_sum_of_tissue_signals():
 
 # --- Bad input, purity ------------------------------------------------------------------------
 
+# issue 11, group 7: a flag given as the string "False" (or a number) was read as truthy.
+FLAG_CALLS = [
+    (mri.spin_echo_image, ({"wm": np.ones(2)}, mri.tissue_parameters(1.5), 2500.0, 100.0),
+     {"exact": "False"}, TypeError, "exact must be True or False"),
+]
+
+test_a_flag_must_be_a_bool = bad_input_test(FLAG_CALLS)
+
+
+# issue 11, group 9: invalid values that were accepted.
+INVALID_CALLS = [
+    (mri.tissue_fractions, (np.array([[0.7]]), np.array([[0.6]]), np.array([[np.nan]])), {},
+     ValueError, "^brain_mask"),
+    (mri.tissue_fractions, (np.array([[0.7]]), np.array([[0.6]]), np.array([[0.5]])), {},
+     ValueError, "^brain_mask must be a boolean mask"),
+]
+
+test_invalid_values_are_refused = bad_input_test(INVALID_CALLS)
+
+
 BAD_CALLS = [
     (mri.t1_recovery, (10.0, -5.0), {}, ValueError, "t1_ms"),
     (mri.t1_recovery, (-1.0, 500.0), {}, ValueError, "t_ms"),

@@ -16,6 +16,23 @@ def test_tiny_segmenter_is_reproducible_and_keeps_the_image_size():
     assert a(torch.zeros(2, 1, 17, 13)).shape == (2, 1, 17, 13)
 
 
+def test_tiny_segmenter_leaves_the_global_random_state_unchanged():
+    # issue 11, group 10: it called torch.manual_seed(seed), resetting the caller's stream.
+    torch.manual_seed(1234)
+    torch.rand(5)
+    before = torch.get_rng_state()
+    a = nn.tiny_segmenter(4, seed=3)
+    assert torch.equal(torch.get_rng_state(), before)
+    after_a = torch.rand(3)
+    torch.set_rng_state(before)
+    b = nn.tiny_segmenter(4, seed=3)                  # still a function of its seed only
+    assert torch.equal(torch.rand(3), after_a)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+    c = nn.tiny_segmenter(4, seed=4)
+    assert not torch.equal(next(a.parameters()), next(c.parameters()))
+
+
 BAD_CALLS = [
     (nn.tiny_segmenter, (0,), {}, ValueError, "channels"),
 ]

@@ -20,9 +20,23 @@ def test_lesion_task_is_reproducible_with_a_rare_foreground():
     assert x[y == 1].mean() - x[y == 0].mean() == pytest.approx(1.0, abs=0.1)   # the contrast
 
 
+def test_lesion_task_accepts_every_size_it_does_not_refuse():
+    # issue 11, group 3: size=8 passed validation, then failed with NumPy's "high - low < 0"
+    # whenever a disc radius exceeded 3 (most seeds).
+    with pytest.raises(ValueError, match=r"size must be at least 2 \* radius_px\[1\] \+ 2 = 9"):
+        nn.lesion_task(4, 8, 0)
+    for seed in range(20):                      # the smallest accepted sizes work for every seed
+        _, y = nn.lesion_task(4, 9, seed, lesions_per_image=3.0)
+        assert y.shape == (4, 1, 9, 9)
+        nn.lesion_task(2, 4, seed, radius_px=(1.0, 1.0), lesions_per_image=3.0)
+    x, _ = nn.lesion_task(2, 8, 0, radius_px=(1.0, 3.0))
+    assert x.shape == (2, 1, 8, 8)
+
+
 BAD_CALLS = [
     (nn.lesion_task, (0, 32, 1), {}, ValueError, "n_images"),
     (nn.lesion_task, (2, 4, 1), {}, ValueError, "size"),
+    (nn.lesion_task, (2, 0, 1), {}, ValueError, "size"),
     (nn.lesion_task, (2, 32, None), {}, TypeError, "rng"),
     (nn.lesion_task, (2, 32, 1), {"radius_px": (3.0, 1.0)}, ValueError, "radius_px"),
 ]

@@ -74,6 +74,15 @@ def test_the_function_decay_wins_over_the_module_decay_in_the_package():
     assert pet.decay is sys.modules["medlib.pet.decay"].decay
 
 
+# issue 11, group 8: errors named an internal argument, or came from NumPy unnamed.
+NAMED_CALLS = [
+    (pet.decay, (np.ones(3), np.ones(4)), {"half_life_s": 10.0}, ValueError,
+     r"n0 and t_s must have broadcastable shapes, got n0 \(3,\), t_s \(4,\)"),
+]
+
+test_errors_name_the_callers_argument = bad_input_test(NAMED_CALLS)
+
+
 BAD_CALLS = [
     (pet.decay, (1.0, 1.0), {"half_life_s": 0.0}, ValueError, "half_life_s"),
     (pet.decay, (-1.0, 1.0), {"half_life_s": 1.0}, ValueError, "n0"),

@@ -83,6 +83,13 @@ def test_sampled_counts_follow_scipys_poisson_pmf():
     assert stats.chisquare(observed, expected * y.size).pvalue > 1e-3
 
 
+def test_sampled_counts_of_a_scalar_is_a_0d_array():
+    # issue 11, group 4: a scalar expected count raised AttributeError.
+    y = pet.sample_counts(7.5, 3)
+    assert isinstance(y, np.ndarray) and y.shape == () and y.dtype == np.float64
+    assert y == np.random.default_rng(3).poisson(7.5)
+
+
 def test_scale_to_counts_hits_the_requested_total():
     A = pet.system_matrix(32, np.linspace(0, np.pi, 20, endpoint=False))
     x, r = pet.scale_to_counts(A, pet.circle_mask(32).ravel() * 1.0, 1e5,
@@ -105,6 +112,16 @@ def test_brain_phantom_from_probability_maps():
     wm_small = pet.brain_phantom(np.zeros_like(gm), wm, n=64)
     assert gm_small.max() / wm_small.max() == pytest.approx(4.0, rel=0.01)
 
+
+
+# issue 11, group 9: invalid values that were accepted.
+INVALID_CALLS = [
+    (pet.expected_counts, (sparse.csr_matrix(np.array([[1 + 2j, 0], [0, 1]])), [1.0, 1.0]), {},
+     TypeError, "^A must be real-valued"),
+    (pet.system_matrix, (2**40, [0.0]), {}, ValueError, "^n asks for an array"),
+]
+
+test_invalid_values_are_refused = bad_input_test(INVALID_CALLS)
 
 
 BAD_CALLS = [

@@ -204,6 +204,17 @@ def test_osem_refuses_to_guess_the_angles_of_a_vector_sinogram(rng):
     pet.osem(y, A, 1, 4, r, n_angles=A.shape[0])
 
 
+# issue 11, group 7: a flag given as the string "False" (or a number) was read as truthy.
+FLAG_CALLS = [
+    (pet.log_likelihood, ([1.0, 2.0], [1.5, 1.5]), {"constant": "False"}, TypeError,
+     "constant must be True or False"),
+    (pet.log_likelihood, ([1.0], [0.0]), {"constant": 0}, TypeError,       # before the -inf exit
+     "constant must be True or False"),
+]
+
+test_a_flag_must_be_a_bool = bad_input_test(FLAG_CALLS)
+
+
 BAD_CALLS = [
     (pet.log_likelihood, ([-1.0], [1.0]), {}, ValueError, "y"),
     (pet.log_likelihood, ([1.0, 2.0], [1.0]), {}, ValueError, "same size"),

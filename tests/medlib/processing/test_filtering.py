@@ -225,6 +225,30 @@ def test_the_package_re_exports_every_public_name():
     assert set(filtering.__all__) <= set(processing.__all__)
 
 
+def test_a_tiny_sigma_gives_a_delta_kernel_not_nan():
+    # issue 11, group 5: gaussian_kernel_1d(1e-170) was [nan] (x^2 / sigma^2 = 0 / 0).
+    np.testing.assert_array_equal(filtering.gaussian_kernel_1d(1e-170), [1.0])
+    np.testing.assert_array_equal(filtering.gaussian_kernel_2d(1e-170), [[1.0]])
+    np.testing.assert_array_equal(filtering.gaussian_kernel_1d(5e-324), [1.0])
+    peak = filtering.gaussian_kernel_1d(1e-170, normalize=False)
+    np.testing.assert_allclose(peak, [1 / (np.sqrt(2 * np.pi) * 1e-170)], rtol=1e-14)
+    with pytest.raises(ValueError, match="sigma.*too small for normalize=False"):
+        filtering.gaussian_kernel_1d(1e-320, normalize=False)
+    with pytest.raises(ValueError, match="sigma.*too small for normalize=False"):
+        filtering.gaussian_kernel_2d(1e-170, normalize=False)
+
+
+# issue 11, group 7: a flag given as the string "False" (or a number) was read as truthy.
+FLAG_CALLS = [
+    (filtering.gaussian_kernel_1d, (1.0,), {"normalize": "False"}, TypeError,
+     "normalize must be True or False"),
+    (filtering.gaussian_kernel_2d, (1.0,), {"normalize": 0}, TypeError,
+     "normalize must be True or False"),
+]
+
+test_a_flag_must_be_a_bool = bad_input_test(FLAG_CALLS)
+
+
 BAD_CALLS = [
     (filtering.gaussian_kernel_1d, (0.0,), {}, ValueError, "sigma"),
     (filtering.gaussian_kernel_1d, (1.0,), {"truncate": -1.0}, ValueError, "truncate"),

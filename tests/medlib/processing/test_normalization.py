@@ -122,6 +122,31 @@ def test_the_package_re_exports_every_public_name():
     assert set(normalization.__all__) <= set(processing.__all__)
 
 
+@pytest.mark.parametrize("value, n", [(0.1, 3), (0.7, 7), (0.3, 10), (-2.5e5 / 3, 1000)])
+def test_fit_zscore_refuses_a_constant_whose_std_is_rounding_error(value, n):
+    # issue 11, group 1: np.full(3, 0.1).std() is 1.4e-17, not 0; the image z-scored to all ones.
+    data = np.full(n, value)
+    with pytest.raises(ValueError, match="training has zero standard deviation"):
+        normalization.fit_zscore(data)
+    with pytest.raises(ValueError, match="training has zero standard deviation"):
+        normalization.fit_zscore([data[:2], data[2:]])
+
+
+def test_fit_zscore_keeps_a_small_but_real_spread():
+    data = 1000.0 + np.array([-1.0, 0.0, 1.0]) * 1e-6     # std / max = 8e-10: real contrast
+    mu, sd = normalization.fit_zscore(data)
+    assert sd == pytest.approx(np.sqrt(2 / 3) * 1e-6, rel=1e-6)
+
+
+# issue 11, group 7: a flag given as the string "False" (or a number) was read as truthy.
+FLAG_CALLS = [
+    (normalization.minmax_normalize, (np.ones(3), 0.0, 2.0), {"clip": "False"}, TypeError,
+     "clip must be True or False"),
+]
+
+test_a_flag_must_be_a_bool = bad_input_test(FLAG_CALLS)
+
+
 BAD_CALLS = [
     (normalization.fit_minmax, (np.ones(5),), {}, ValueError, "x_max == x_min"),
     (normalization.fit_minmax, (np.arange(5.0),), {"percentiles": (50, 10)}, ValueError,

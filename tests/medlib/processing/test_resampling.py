@@ -172,6 +172,41 @@ def test_the_package_re_exports_every_public_name():
     assert set(resampling.__all__) <= set(processing.__all__)
 
 
+def test_resample_to_spacing_in_metres_is_refused_before_allocating():
+    # issue 11, group 2: 0.001 "mm" on a 64^3 volume of 1 mm voxels asks for 2.6e14 voxels.
+    vol = np.zeros((64, 64, 64))
+    with pytest.raises(ValueError, match=r"spacing_mm.*2\.62e\+14.*metres instead of millimetres"):
+        resampling.resample_to_spacing(vol, np.eye(4), 0.001)
+    # An overflowing size is reported as such, not as a negative int64 output_shape.
+    with pytest.raises(ValueError, match=r"spacing_mm.*max_voxels.*metres"):
+        resampling.resample_to_spacing(np.ones((4, 4)), np.eye(3), 1e-300)
+
+
+def test_resample_to_spacing_max_voxels_is_the_stated_bound():
+    vol = np.ones((4, 4))
+    out, _ = resampling.resample_to_spacing(vol, np.eye(3), 0.5, max_voxels=64)
+    assert out.shape == (8, 8)
+    with pytest.raises(ValueError, match="max_voxels=63"):
+        resampling.resample_to_spacing(vol, np.eye(3), 0.5, max_voxels=63)
+
+
+def test_affine_resample_refuses_a_huge_output_shape():
+    args = (np.ones((3, 3)), np.eye(2), [0.0, 0.0])
+    with pytest.raises(ValueError, match="output_shape.*max_voxels"):      # wrapped int64 before
+        resampling.affine_resample(*args, (2 ** 62, 2 ** 62))
+    with pytest.raises(ValueError, match="output_shape.*max_voxels"):
+        resampling.affine_resample(*args, (2 ** 15, 2 ** 14 + 1))
+    assert resampling.affine_resample(*args, (4, 5), max_voxels=20).shape == (4, 5)
+    with pytest.raises(ValueError, match="max_voxels=19"):
+        resampling.affine_resample(*args, (4, 5), max_voxels=19)
+
+
+def test_interpolate_nearest_refuses_a_scalar_array():
+    # issue 11, group 6 (the nearest-neighbour twin of interpolate_linear)
+    with pytest.raises(ValueError, match="array must have at least one dimension"):
+        resampling.interpolate_nearest(5.0, np.ones(0))
+
+
 BAD_CALLS = [
     (resampling.interpolate_nearest, (np.ones((3, 3)), np.ones((3, 2))), {}, ValueError,
      "coords"),

@@ -200,6 +200,61 @@ def test_fully_developed_speckle_is_rayleigh():
                                stats.rayleigh.pdf(grid, scale=sigma), atol=1e-12)
 
 
+@pytest.mark.parametrize("ref_db", [-1e-17, -5e-324])
+def test_envelope_at_a_tiny_reference_level_is_a_delta_not_nan(ref_db):
+    # issue 11, group 5: 10 ** (-1e-17 / 20) rounds to 1, its log to 0, and exp(-inf * 0) is NaN.
+    env = us.gaussian_pulse_envelope([-1e-7, 0.0, 1e-9], 5e6, bandwidth_reference_db=ref_db)
+    np.testing.assert_array_equal(env, [0.0, 1.0, 0.0])
+
+
+def test_envelope_uses_the_exact_log_of_the_reference_level():
+    fc, bw, ref_db = 5e6, 0.6, -1e-9
+    a = (np.pi * fc * bw) ** 2 / (4 * (-ref_db) * np.log(10) / 20)      # exp(-a t^2)
+    t = 1 / np.sqrt(a)
+    env = us.gaussian_pulse_envelope(t, fc, bw, bandwidth_reference_db=ref_db)
+    assert env == pytest.approx(np.exp(-1.0), rel=1e-12)
+
+
+# issue 11, group 6: a non-integer axis gave TypeError from a comparison or a tuple index.
+AXIS_CALLS = [
+    (us.envelope, (np.ones(8),), {"axis": 1.5}, TypeError, "axis must be an integer"),
+    (us.envelope, (np.ones(8),), {"axis": 3}, ValueError, r"axis must be in \[-1, 0\]"),
+    (us.analytic_signal, (np.ones(8),), {"axis": "x"}, TypeError, "axis must be an integer"),
+    (us.apply_tgc, (np.ones((2, 8)), np.zeros(8)), {"axis": 1.5}, TypeError,
+     "axis must be an integer"),
+    (us.apply_tgc, (np.ones((2, 8)), np.zeros(8)), {"axis": None}, TypeError,
+     "axis must be an integer"),
+    (us.apply_tgc, (np.ones((2, 8)), np.zeros(8)), {"axis": 2}, ValueError,
+     r"axis must be in \[-2, 1\]"),
+]
+
+test_a_wrong_axis_is_named = bad_input_test(AXIS_CALLS)
+
+
+def test_apply_tgc_along_the_first_axis():
+    out = us.apply_tgc(np.ones((3, 2)), [0.0, 20.0, 40.0], axis=0)
+    np.testing.assert_allclose(out, [[1.0, 1.0], [10.0, 10.0], [100.0, 100.0]])
+
+
+# issue 11, group 7: a flag given as the string "False" (or a number) was read as truthy.
+FLAG_CALLS = [
+    (us.db_compress, (np.array([1.0, 0.1]),), {"normalize": "False"}, TypeError,
+     "normalize must be True or False"),
+]
+
+test_a_flag_must_be_a_bool = bad_input_test(FLAG_CALLS)
+
+
+# issue 11, group 8: errors named an internal argument, or came from NumPy unnamed.
+NAMED_CALLS = [
+    (us.envelope, (np.array([1 + 1j, 2.0]),), {}, TypeError, "^rf must be real-valued"),
+    (us.envelope, (3.0,), {}, ValueError, "^rf must have at least one dimension"),
+    (us.analytic_signal, (3.0,), {}, ValueError, "^x must have at least one dimension"),
+]
+
+test_errors_name_the_callers_argument = bad_input_test(NAMED_CALLS)
+
+
 BAD_CALLS = [
     (us.gaussian_pulse, (np.zeros(3), 0.0), {}, ValueError, "center_frequency_hz"),
     (us.gaussian_pulse, (np.zeros(3), 5e6, -0.5), {}, ValueError, "fractional_bandwidth"),

@@ -121,6 +121,17 @@ def test_impedances_of_the_table():
     assert z["bone"] == pytest.approx(7.2e6)
 
 
+# issue 11, group 7: a flag given as the string "False" (or a number) was read as truthy.
+FLAG_CALLS = [
+    (us.attenuation_db, (0.5, 5.0, 10.0), {"round_trip": "False"}, TypeError,
+     "round_trip must be True or False"),
+    (us.tissue_attenuation_db, ("liver", 5.0, 10.0), {"round_trip": "no"}, TypeError,
+     "round_trip must be True or False"),
+]
+
+test_a_flag_must_be_a_bool = bad_input_test(FLAG_CALLS)
+
+
 BAD_CALLS = [
     (us.attenuate, (1.0, -0.1, 1.0), {}, ValueError, "alpha_np_per_cm"),
     (us.attenuation_db, (0.5, 0.0, 1.0), {}, ValueError, "frequency_mhz"),

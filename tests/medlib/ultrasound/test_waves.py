@@ -109,6 +109,15 @@ def test_the_soft_tissue_row_holds_the_conventional_values():
                                         max(t.speed_range_m_per_s[1] for t in measured))
 
 
+# issue 11, group 8: errors named an internal argument, or came from NumPy unnamed.
+NAMED_CALLS = [
+    (us.pressure_wave, (np.ones(3), np.ones(4)), {"amplitude_pa": 1.0, "frequency_hz": 1e6},
+     ValueError, r"x_m and t_s must have broadcastable shapes"),
+]
+
+test_errors_name_the_callers_argument = bad_input_test(NAMED_CALLS)
+
+
 BAD_CALLS = [
     (us.wavelength, (1540.0, 0.0), {}, ValueError, "frequency_hz"),
     (us.wavelength, (-1.0, 5e6), {}, ValueError, "speed_m_per_s"),
