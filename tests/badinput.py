@@ -226,6 +226,10 @@ def _mutations(name, value, annotation, default, complex_ok):
     kind = _kind(name, value)
     ann = str(annotation).replace("'", "")
     none_ok = default is None or "None" in ann
+    if name.endswith("_mm") and kind in ("float", "array", "seq"):
+        # a spacing given in metres instead of millimetres (issue 11, group 2)
+        return _mutations(name + "~", value, annotation, default, complex_ok) + [
+            ("metres", lambda v: np.asarray(v, dtype=float) * 1e-3, "edge")]
     none = ("none", lambda v: None, "edge" if none_ok else "invalid")
     string = ("string", lambda v: "1.0", "invalid")
     if kind == "float":
@@ -239,6 +243,8 @@ def _mutations(name, value, annotation, default, complex_ok):
             string, none,
             ("huge", lambda v: math.copysign(1e300, v), "edge"),
             ("tiny", lambda v: math.copysign(1e-300, v), "edge"),
+            ("zero", lambda v: 0.0, "edge"),
+            ("negative", lambda v: -v if v else -1.0, "edge"),
             ("extra-axis", lambda v: np.array([v, v]), "invalid" if scalar_only else "edge"),
             ("float32", lambda v: np.float32(v), "alt"),
             ("numpy-0d", lambda v: np.array(v), "alt"),
@@ -253,6 +259,7 @@ def _mutations(name, value, annotation, default, complex_ok):
             none,
             ("huge", lambda v: 2 ** 63, "invalid"),
             ("extra-axis", lambda v: [v, v], "invalid" if ann == "int" else "edge"),
+            *[(f"small-{n}", lambda v, n=n: n, "edge") for n in (-1, 0, 1, 2, 3, 5, 8)],
             ("numpy-int", lambda v: np.int64(v), "alt"),
         ]
     if kind == "rng":
