@@ -13,12 +13,15 @@ only shrink.
 """
 from __future__ import annotations
 
+import inspect
 import signal
 import time
 
 import numpy as np
 import pytest
-from badinput import BAD, CALL_TIMEOUT, C, Entry, cases, public_api, report, run
+from badinput import BAD, CALL_TIMEOUT, C, Entry, cases, public_api, report, run, same_result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import medlib.dl.losses as losses
 from medlib import ct, data, geometry, mri, noise, pet, phantoms
@@ -893,6 +896,28 @@ def test_known_defect_still_reproduces(case):
                 if o.key == case]
     assert len(outcomes) == 1, f"no such case: {case}"
     assert not outcomes[0].bad, str(outcomes[0])
+
+
+SEEDED = sorted(k for k in CALLS if k in API and inspect.isfunction(API[k])
+                and "rng" in inspect.signature(API[k]).parameters)
+
+
+@pytest.mark.parametrize("name", SEEDED)
+@settings(max_examples=8, deadline=None, derandomize=True, database=None)
+@given(seed=st.integers(0, 2 ** 63 - 1))
+def test_a_seed_gives_one_result_and_the_same_as_its_generator(name, seed):
+    func, entry = API[name], CALLS[name]
+
+    def call(rng):
+        args, kwargs = entry.factory()
+        bound = inspect.signature(func).bind(*args, **kwargs)
+        bound.arguments["rng"] = rng
+        return func(*bound.args, **bound.kwargs)
+
+    first = call(seed)
+    assert same_result(first, call(seed)), f"{name}: rng={seed} twice gave two results"
+    assert same_result(first, call(np.random.default_rng(seed))), (
+        f"{name}: rng={seed} and np.random.default_rng({seed}) disagree")
 
 
 # ---------------------------------------------------------------------------------------------
