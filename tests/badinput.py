@@ -9,16 +9,18 @@ An :class:`Entry` gives one valid call of a public function (a factory returning
 ``(args, kwargs)`` each time). :func:`cases` derives, from each argument's valid value (its type,
 dtype, shape, annotation and default), the mutations of that one argument that a student
 types: NaN, +inf, -inf, empty, a scalar for an array, an extra axis, complex, bool, a string,
-None, huge (1e300) and tiny (1e-300) values, a list instead of an array, float32, strided and
-read-only views, and for integers, flags, choices, shapes and seeds their own mistakes. Each
-mutation has a *status*:
+None, huge (1e300) and tiny (1e-300) values, zero, a negative value, a list instead of an array,
+float32, strided and read-only views, a spacing in metres for an argument in mm, and for
+integers (2.5, 2**63, small values -1 to 8), flags, choices, shapes and seeds their own mistakes.
+Each mutation has a *status*:
 
 ``invalid``
     clearly wrong for this argument: it must be refused with a ``ValueError``/``TypeError`` whose
     message names the argument.
 ``edge``
     may be refused (with a named error) or accepted; if accepted, a finite input must not give a
-    NaN (nor, except for huge and tiny values, an infinity) that the valid call did not give.
+    NaN that the valid call did not give (an infinity may be the right answer: the SNR of a
+    constant, the log-likelihood of an impossible count).
 ``complex``
     complex values for an array of a function whose docstring does not mention them: a named
     error, or a complex result (a generalisation); a real result means the imaginary part
@@ -124,8 +126,8 @@ def public_api(package: str = "medlib") -> dict[str, object]:
     """Every public function and class of ``package``, keyed ``module.qualname`` without the prefix.
 
     Walks every non-private module (``__all__``), including packages added later. A package
-    that cannot be imported for want of an optional dependency (``medlib.nn`` without PyTorch)
-    is left out.
+    that cannot be imported for want of PyTorch (``medlib.nn`` and the Part III/IV packages on
+    a machine without it) is left out; any other import error is raised.
     """
     root = importlib.import_module(package)
     api: dict[str, object] = {}
@@ -135,8 +137,10 @@ def public_api(package: str = "medlib") -> dict[str, object]:
             continue
         try:
             module = importlib.import_module(modname)
-        except ImportError:
-            continue
+        except ImportError as exc:  # only a missing optional dependency may hide a package
+            if "torch" in str(exc).lower() or getattr(exc, "name", None) == "torch":
+                continue
+            raise
         for name in getattr(module, "__all__", ()):
             obj = getattr(module, name)
             if not (inspect.isfunction(obj) or inspect.isclass(obj)):
