@@ -358,6 +358,22 @@ def _signature(func):
         return None
 
 
+def _quietly(factory):
+    """``factory()`` in the parent process, its global random states restored afterwards (a
+    factory that builds a network with ``nn.tiny_segmenter`` reseeds PyTorch)."""
+    state = np.random.get_state()  # noqa: NPY002 - the legacy global state is restored
+    torch_state = None
+    if "torch" in sys.modules:
+        import torch
+        torch_state = torch.random.get_rng_state()
+    try:
+        return factory()
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
+        if torch_state is not None:
+            torch.random.set_rng_state(torch_state)
+
+
 def _complex_ok(func):
     return "complex" in (inspect.getdoc(func) or "").lower()
 
@@ -368,7 +384,7 @@ def cases(func, entry):
     if not entry.mutate:
         return out
     sig = _signature(func)
-    args, kwargs = entry.factory()
+    args, kwargs = _quietly(entry.factory)
     bound = sig.bind(*args, **kwargs)
     for name, value in bound.arguments.items():
         param = sig.parameters[name]
