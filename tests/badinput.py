@@ -67,7 +67,8 @@ BAD = {
     "unnamed-error",  # ValueError/TypeError whose message does not name the argument
     "other-exception",  # IndexError, AttributeError, ZeroDivisionError, ...
     "accepted-invalid",  # clearly invalid input returned a result
-    "nan-result",  # NaN (or inf) from finite input, which the valid call did not give
+    "nan-result",  # NaN from finite input, which the valid call did not give
+    "wrong-shape",  # an empty result from non-empty input
     "refused-valid",  # a valid alternative (float32, list, view) raised
     "different-result",  # a valid alternative gave another value, dtype-independent, or shape
     "hang",  # over CALL_TIMEOUT
@@ -261,7 +262,9 @@ def _mutations(name, value, annotation, default, complex_ok):
             ("bool", lambda v: True, "invalid"),
             ("string", lambda v: str(v), "invalid"),
             none,
-            ("huge", lambda v: 2 ** 63, "invalid"),
+            # 2**63 may be refused or computed with (a stride longer than the input is one
+            # output); an empty array from it is a wrong-shaped result (issue 11, group 9)
+            ("huge", lambda v: 2 ** 63, "edge"),
             ("extra-axis", lambda v: [v, v], "invalid" if ann == "int" else "edge"),
             *[(f"small-{n}", lambda v, n=n: n, "edge") for n in (-1, 0, 1, 2, 3, 5, 8)],
             ("numpy-int", lambda v: np.int64(v), "alt"),
@@ -509,6 +512,10 @@ def _has(result, test):
     return False
 
 
+def _has_empty(result):
+    return any(leaf.size == 0 for leaf in _leaves(result))
+
+
 def _snapshot(value):
     if isinstance(value, np.random.Generator):
         return None  # drawing from a Generator the caller passed is its purpose
@@ -692,6 +699,10 @@ def _run_case(func, entry, label, name, mutation, status, baseline):
     # impossible count; a NaN never is)
     if mutation != "nan" and _has(result, np.isnan) and not _has(baseline, np.isnan):
         return Outcome(label, name, mutation, status, "nan-result", f"{_describe(result)}")
+    if mutation not in ("empty", "zero", "small-0") and _has_empty(result) and not _has_empty(
+            baseline):
+        return Outcome(label, name, mutation, status, "wrong-shape",
+                       f"an empty result: {_describe(result)}")
     return Outcome(label, name, mutation, status, "accepted")
 
 
