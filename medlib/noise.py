@@ -273,6 +273,8 @@ def snr(samples, *, axis=None) -> np.ndarray:
     """
     x = as_array(samples, "samples")
     if axis is not None:
+        if x.ndim == 0:
+            raise ValueError("samples must be an array of repeated measurements, got a scalar")
         axis = as_axis(axis, x.ndim)
     n = x.size if axis is None else x.shape[axis]
     if n < 2:

@@ -7,6 +7,8 @@ import inspect
 import textwrap
 from pathlib import Path
 
+from ._validate import as_bool
+
 __all__ = ["Source", "show_source"]
 
 #: Where a chapter page finds the API reference, relative to the page (chapters/<ch>/<page>.html).
@@ -103,8 +105,7 @@ def show_source(obj, *, docstring: bool = False) -> Source:
     """
     if not (inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismethod(obj)):
         raise TypeError(f"obj must be a function, method or class, got {type(obj).__name__}")
-    if not isinstance(docstring, bool):
-        raise TypeError(f"docstring must be True or False, got {type(docstring).__name__}")
+    docstring = as_bool(docstring, "docstring")
     lines, first = inspect.getsourcelines(obj)
     source = textwrap.dedent("".join(lines))
     if not docstring:

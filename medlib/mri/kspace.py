@@ -15,7 +15,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_array, as_int, as_mask, as_rng, as_scalar, as_size, check_size
+from .._validate import (
+    as_array,
+    as_axis,
+    as_int,
+    as_mask,
+    as_rng,
+    as_scalar,
+    as_size,
+    check_size,
+)
 
 __all__ = [
     "crop_kspace",
@@ -318,8 +327,10 @@ def decimate_kspace(kspace, factor: int, *, axis: int = 0) -> np.ndarray:
     ``mri.fov-aliasing`` on the reduced grid: :math:`\\mathrm{FOV}' = 1/(R\\Delta k)`.
     """
     s = as_array(kspace, "kspace", dtype=None)
+    if s.ndim == 0:
+        raise ValueError("kspace must be an array of k-space samples, got a scalar")
     r = as_int(factor, "factor", low=1)
-    ax = as_int(axis, "axis", low=-s.ndim, high=s.ndim - 1) % s.ndim
+    ax = as_axis(axis, s.ndim)
     n = s.shape[ax]
     if n % r:
         raise ValueError(f"kspace has {n} lines along axis {ax}, not divisible by factor {r}")

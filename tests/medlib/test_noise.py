@@ -232,3 +232,8 @@ def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged):
     assert_inputs_unchanged(noise.sigma_from_background, x)
     assert_inputs_unchanged(noise.snr, x)
     assert_inputs_unchanged(noise.noise_power_spectrum, x.reshape(4, 5), [0.5, 0.7])
+
+
+def test_snr_of_a_scalar_names_samples_even_with_an_axis():
+    with pytest.raises(ValueError, match="samples must be an array"):
+        noise.snr(3.0, axis=0)

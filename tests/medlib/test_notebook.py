@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
 import pytest
 
 from medlib import noise, sampling
@@ -19,6 +20,11 @@ def test_the_docstring_is_folded_to_its_summary_and_the_code_is_kept():
     body = full[full.index('"""', full.index('"""') + 3) + 3:]   # after the docstring
     assert body.strip() and body.strip() in src.code
     compile(src.code, "<shown>", "exec")    # what the reader sees is still valid Python
+
+
+def test_a_numpy_bool_is_a_bool():
+    assert show_source(noise.poisson_noise, docstring=np.True_).code == \
+        show_source(noise.poisson_noise, docstring=True).code
 
 
 def test_the_whole_docstring_on_request():

@@ -257,6 +257,8 @@ BAD_CALLS = [
     (mri.random_mask, ((8, 8), 4, 0), {"center_lines": 4}, ValueError, "center_lines"),
     (mri.random_mask, ((8, 8), 2, None), {}, TypeError, "rng"),
     (mri.decimate_kspace, (np.ones((9, 4)), 2), {}, ValueError, "divisible"),
+    (mri.decimate_kspace, (np.complex128(1.0), 2), {}, ValueError, "kspace must be an array"),
+    (mri.decimate_kspace, (np.ones((8, 4)), 2), {"axis": 2}, ValueError, "axis"),
     (mri.crop_kspace, (np.ones((4, 4)), (5, 4)), {}, ValueError, "exceed"),
     (mri.zero_fill, (np.ones((4, 4)), (3, 4)), {}, ValueError, "smaller"),
     (mri.zero_fill, (np.ones((4, 4)), (8, 8, 8)), {}, ValueError, "shape"),
