@@ -303,16 +303,19 @@ def _inputs_digest() -> str:
 
 
 def _write_executed(nbfile, seconds: float, peak: int | None) -> None:
+    path = Path(nbfile.path).resolve()
+    if not path.is_relative_to(ROOT):
+        return
+    target = EXECUTED / path.relative_to(ROOT)
     recorder = getattr(nbfile, "course_recorder", None)
     nb = recorder.executed_notebook() if recorder is not None else None
-    path = Path(nbfile.path).resolve()
-    if nb is None or not path.is_relative_to(ROOT):
+    if nb is None:                     # a cell failed or did not run: no outputs for the book,
+        target.unlink(missing_ok=True)     # not even those of an earlier run
         return
     import nbformat
 
     nb.metadata["course_execution"] = {"executor": "nbval", "inputs": _inputs_digest(),
                                        "seconds": round(seconds, 2), "peak_bytes": peak}
-    target = EXECUTED / path.relative_to(ROOT)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}")
     nbformat.write(nb, partial)

@@ -206,7 +206,10 @@ def test_outputs_from_other_inputs_or_other_cells_are_not_used(executed_twice, t
 def test_a_failing_notebook_leaves_nothing_for_the_book(tmp_path):
     path = _notebook(ROOT / "_build" / "exec-once-selftest" / tmp_path.name,
                      [("code", "x = 1"), ("code", "assert x == 2"), ("code", "print(x)")])
+    earlier = tmp_path / "executed" / path.relative_to(ROOT)    # from a run that passed
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("{}")
     result = _nbval(path, tmp_path)
     assert result.returncode != 0
-    assert not (tmp_path / "executed" / path.relative_to(ROOT)).exists()
+    assert not earlier.exists()
     assert re.search(r"1 failed", result.stdout)
