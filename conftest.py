@@ -12,11 +12,20 @@ Exercise checks must reject a wrong answer, not only accept the right one. After
 the exercise's solution cells define (the student's answer), replaces it in the kernel by a wrong
 value (an integer plus one, a real number 10 % off, a flipped boolean, a function whose
 result is off ...), runs the
-check again, and fails the cell if the check still passes; the right answers are then restored.
+check again, and fails the cell if the check still passes; every name of the kernel is then
+restored, so the later cells see the notebook's own state.
+
+Each notebook is executed once in CI, by nbval. While nbval runs a notebook, this plugin passes
+every kernel message nbval reads through nbclient's own output handling (the code the book build
+runs: outputs, ``clear_output``, display updates, the Output-widget mimic and the widget state
+of ``metadata.widgets``) and, when every code cell has passed, writes the executed notebook to
+``_build/executed/`` with the digest of what outputs depend on (``course.EXECUTION_INPUTS``).
+``tools/execute.py`` then stores it in the book's cache instead of executing the notebook again.
 """
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import os
 import time
@@ -26,12 +35,14 @@ from queue import Empty
 import pytest
 
 ROOT = Path(__file__).resolve().parent
-# The overrides exist for tests/book/test_budgets.py, which proves that an over-budget notebook
-# fails.
+# The overrides exist for the self-tests (tests/book/test_budgets.py: an over-budget notebook
+# fails; tests/book/test_exec_once.py: the executed notebook nbval leaves for the book).
 RESULTS = Path(os.environ.get("COURSE_BUDGET_DIR", ROOT / "_build" / "budgets"))
 TABLE = RESULTS.parent / (RESULTS.name + ".md")
 BUDGET_SECONDS = float(os.environ.get("COURSE_BUDGET_SECONDS", 60.0))
 BUDGET_BYTES = int(float(os.environ.get("COURSE_BUDGET_GB", 1.5)) * 2**30)
+# Notebooks executed by nbval, for the book build (tools/execute.py reads them).
+EXECUTED = Path(os.environ.get("COURSE_EXECUTED_DIR", ROOT / "_build" / "executed"))
 
 
 def _is_notebook_cell(item) -> bool:
@@ -48,6 +59,17 @@ def _kernel_peak_bytes(nbfile) -> int | None:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     return None
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "site: needs the built book (_build/html); "
+                                       "`python3 course.py test` builds it before these run")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "site" in getattr(item, "fixturenames", ()):      # tests/book/test_site.py's fixture
+            item.add_marker(pytest.mark.site)
 
 
 def pytest_sessionstart(session):
@@ -83,6 +105,7 @@ def __course_probe(check, names):
         return None
 
     g = globals()
+    before = dict(g)      # every name, restored after: the later cells see the notebook's own state
     saved = {n: g[n] for n in names if n in g}
     accepted = []
     try:
@@ -96,7 +119,9 @@ def __course_probe(check, names):
                 accepted.append(n)
             g[n] = v
     finally:
-        g.update(saved)
+        for n in [n for n in g if n not in before]:
+            del g[n]
+        g.update(before)
     if accepted:
         raise AssertionError("the check also accepts a wrong " + ", ".join(accepted))
 """
@@ -148,7 +173,7 @@ def _run_in_kernel(kernel, code: str, timeout: float = 120) -> dict:
 
 def _probe_check(item) -> None:
     cells = item.parent.nb.cells
-    index = next(i for i, c in enumerate(cells) if c is item.cell)   # cell_num counts code only
+    index = _cell_index(item)                   # not item.cell_num, which counts code cells only
     names = answer_names(cells, index)
     if not names:
         raise AssertionError("this check reads no answer that its exercise's solution defines "
@@ -160,15 +185,159 @@ def _probe_check(item) -> None:
         raise AssertionError(f"exercise check: {reply.get('ename')}: {reply.get('evalue')}")
 
 
+class _Recorder:
+    """The executed notebook, built from the kernel messages nbval reads, as the book build would.
+
+    nbval keeps only what it compares (no widget state, no ``clear_output``, no display
+    updates), so every iopub message it reads is also passed, for the cell it belongs to, to
+    nbclient's ``NotebookClient.process_message``: the same code that executes the book's
+    notebooks in ``tools/execute.py``, which fills ``cell.outputs``, mimics the Output widget
+    (whose outputs it syncs back to the kernel, as a browser would) and collects the widget
+    state. Messages of the exercise probe (no cell's) are left out.
+    """
+
+    def __init__(self, nbfile):
+        from nbclient import NotebookClient
+
+        kernel = nbfile.kernel
+        self.nb = copy.deepcopy(nbfile.nb)
+        self.client = NotebookClient(self.nb, record_timing=False)
+        self.client.kc = kernel.kc
+        self.cell_of_msg: dict[str, int] = {}
+        self.next_cell: int | None = None
+        self.passed: set[int] = set()
+        get_message, execute = kernel.get_message, kernel.execute_cell_input
+        msg_id = kernel.kc.kernel_info()
+        while True:
+            reply = get_message("shell", timeout=60)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                self.nb.metadata["language_info"] = reply["content"]["language_info"]
+                break
+
+        def tee(stream, timeout=None):
+            msg = get_message(stream, timeout=timeout)
+            if stream == "iopub":
+                self.feed(msg)
+            return msg
+
+        def execute_cell_input(cell_input, allow_stdin=None):
+            if self.next_cell is None:              # the exercise probe's request
+                return execute(cell_input, allow_stdin=allow_stdin)
+            # nbval's request for the cell. nbval asks for store_history=False, under which
+            # IPython ignores a trailing ';' (it looks for it in the history) and shows the
+            # value, and In/Out/_ stay empty; Jupyter and the book store history, so do we.
+            msg_id = kernel.kc.execute(cell_input, store_history=True, allow_stdin=allow_stdin,
+                                       stop_on_error=False)
+            self.cell_of_msg[msg_id] = self.next_cell
+            self.next_cell = None
+            return msg_id
+
+        kernel.get_message = tee
+        kernel.execute_cell_input = execute_cell_input
+
+    def start(self, index: int) -> None:
+        self.next_cell = index
+        self.nb.cells[index].outputs = []
+        self.client.clear_before_next_output = False
+
+    def feed(self, msg) -> None:
+        from nbclient.exceptions import CellExecutionComplete
+
+        index = self.cell_of_msg.get(msg["parent_header"].get("msg_id"))
+        if index is None:
+            return
+        try:
+            self.client.process_message(msg, self.nb.cells[index], index)
+        except CellExecutionComplete:
+            pass
+
+    def executed_notebook(self):
+        """The notebook as nbclient leaves it, or None unless every code cell ran and passed."""
+        count = 0
+        for index, cell in enumerate(self.nb.cells):
+            if cell.cell_type != "code":
+                continue
+            if index not in self.passed:
+                return None
+            if cell.source.strip():                  # nbclient skips empty cells
+                count += 1
+                cell.execution_count = count
+                cell.outputs = _merge_adjacent_streams(cell.outputs)
+            else:
+                cell.execution_count, cell.outputs = None, []
+        self.client.set_widgets_metadata()
+        return self.nb
+
+
+def _merge_adjacent_streams(outputs: list) -> list:
+    """One output for consecutive text on the same stream, as JupyterLab shows it.
+
+    The kernel flushes a stream every 0.2 s, so where one cell's printed lines are cut into
+    messages depends on the machine's load; merged, the page is the same every run.
+    """
+    merged = []
+    for out in outputs:
+        last = merged[-1] if merged else None
+        if (last is not None and out["output_type"] == last["output_type"] == "stream"
+                and out["name"] == last["name"]):
+            last["text"] += out["text"]
+        else:
+            merged.append(out)
+    return merged
+
+
+def _cell_index(item) -> int:
+    return next(i for i, c in enumerate(item.parent.nb.cells) if c is item.cell)
+
+
+_INPUTS_DIGEST: list[str] = []
+
+
+def _inputs_digest() -> str:
+    """The digest of what outputs depend on (course.py), as the notebooks started running."""
+    if not _INPUTS_DIGEST:
+        import course
+
+        _INPUTS_DIGEST.append(course._digest(course.EXECUTION_INPUTS))
+    return _INPUTS_DIGEST[0]
+
+
+def _write_executed(nbfile, seconds: float, peak: int | None) -> None:
+    path = Path(nbfile.path).resolve()
+    if not path.is_relative_to(ROOT):
+        return
+    target = EXECUTED / path.relative_to(ROOT)
+    recorder = getattr(nbfile, "course_recorder", None)
+    nb = recorder.executed_notebook() if recorder is not None else None
+    if nb is None:                     # a cell failed or did not run: no outputs for the book,
+        target.unlink(missing_ok=True)     # not even those of an earlier run
+        return
+    import nbformat
+
+    nb.metadata["course_execution"] = {"executor": "nbval", "inputs": _inputs_digest(),
+                                       "seconds": round(seconds, 2), "peak_bytes": peak}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}")
+    nbformat.write(nb, partial)
+    partial.replace(target)            # whole files only: the book build may read it any time
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     if not _is_notebook_cell(item):
         return (yield)
+    nbfile = item.parent
+    if getattr(nbfile, "course_recorder", None) is None:
+        _inputs_digest()
+        nbfile.course_recorder = _Recorder(nbfile)
+    index = _cell_index(item)
+    nbfile.course_recorder.start(index)
     start = time.perf_counter()
     try:
         result = yield
         if _is_check(item.cell):
             _probe_check(item)
+        nbfile.course_recorder.passed.add(index)
         return result
     finally:
         nbfile = item.parent
@@ -191,6 +360,7 @@ def pytest_runtest_teardown(item, nextitem):
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / (rel.replace("/", "__") + ".json")).write_text(json.dumps(
             {"notebook": rel, "seconds": seconds, "peak_bytes": peak}))
+        _write_executed(nbfile, seconds, peak)
         over = []
         if seconds > BUDGET_SECONDS:
             over.append(f"{seconds:.1f} s > {BUDGET_SECONDS:.0f} s")

@@ -2,7 +2,8 @@
 """One entry point for readers, instructors and maintainers of the course.
 
     python course.py book      build the book into _build/html (creates .venv if missing)
-    python course.py test      run every test: medlib's unit tests and every notebook under nbval
+    python course.py test      run every test: the unit tests and every notebook under nbval, then
+                               the book built from nbval's outputs and checked in a browser
     python course.py lab       open the notebooks in JupyterLab
     python course.py student   write student copies of the notebooks (solutions removed) to student/
     python course.py check-site   check the built book in a headless browser (needs Chromium)
@@ -102,8 +103,11 @@ def cmd_book(args: argparse.Namespace) -> None:
     jb = python.parent / ("jupyter-book.exe" if os.name == "nt" else "jupyter-book")
     start = time.perf_counter()
     # Execute the notebooks that have no cached outputs, one per core, into the cache the build
-    # reads (Jupyter Book itself would execute them one after another).
-    _run(python, "tools/execute.py", "--jobs", str(args.jobs), env=_quiet_threads_env())
+    # reads (Jupyter Book itself would execute them one after another). A notebook that nbval
+    # executed with the same cells and inputs (`course.py test`) is cached, not executed again;
+    # --all executes every one.
+    reuse = () if args.all else ("--inputs", wanted)
+    _run(python, "tools/execute.py", "--jobs", str(args.jobs), *reuse, env=_quiet_threads_env())
     _run(jb, "build", "-W", "-n", "--keep-going", ".", env=_quiet_threads_env())
     elapsed = time.perf_counter() - start
     stamp.parent.mkdir(exist_ok=True)
@@ -116,12 +120,39 @@ def cmd_book(args: argparse.Namespace) -> None:
 
 def cmd_test(args: argparse.Namespace) -> None:
     python = ensure_environment()
-    # One pytest run: the unit tests in tests/ and every notebook in chapters/ (nbval, no stored
-    # outputs compared; a raising cell or failing assert fails). loadscope keeps each notebook on
-    # one worker.
-    _run(python, "-m", "pytest", "-n", str(args.workers), "--dist", "loadscope",
-         "--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout", "120",
-         *args.pytest_args, env=_quiet_threads_env())
+    # The unit tests in tests/ and every notebook in chapters/ (nbval, no stored outputs
+    # compared; a raising cell or failing assert fails). loadscope keeps each notebook on one
+    # worker.
+    pytest = (python, "-m", "pytest", "-n", str(args.workers))
+    nbval = ("--dist", "loadscope", "--nbval-lax", "--nbval-current-env",
+             "--nbval-cell-timeout", "120")
+    env = _quiet_threads_env()
+    if args.pytest_args:
+        # A chosen selection: one pytest run; the site tests check the book as last built.
+        _run(*pytest, *nbval, *args.pytest_args, env=env)
+        return
+    # Every test, each notebook executed once: nbval runs the notebooks (conftest.py keeps what
+    # they produce), the book is built from those outputs without executing anything again, and
+    # the tests marked `site` check the built book in a browser.
+    times = {}
+    start = time.perf_counter()
+    result = subprocess.run([str(a) for a in (*pytest, *nbval, "-m", "not site")], cwd=ROOT,
+                            env=env)
+    times["tests and notebooks"] = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"Tests failed (above); the book was not built and the site not checked.\n"
+                 f"time: {times['tests and notebooks']:.0f} s")
+    start = time.perf_counter()
+    cmd_book(argparse.Namespace(all=False, jobs=os.cpu_count() or 1,
+                                max_seconds=args.book_max_seconds))
+    times["book"] = time.perf_counter() - start
+    start = time.perf_counter()
+    result = subprocess.run([str(a) for a in (*pytest, "-m", "site", "tests")], cwd=ROOT,
+                            env=env)
+    times["site check"] = time.perf_counter() - start
+    print("test times: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()), flush=True)
+    if result.returncode != 0:
+        sys.exit(result.returncode)
 
 
 def cmd_check_site(args: argparse.Namespace) -> None:
@@ -151,6 +182,8 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(func=cmd_book)
     p = sub.add_parser("test", help="run the unit tests and every notebook")
     p.add_argument("-n", "--workers", default="2", help="pytest-xdist workers (default 2)")
+    p.add_argument("--book-max-seconds", type=float,
+                   help="fail if building the book (after the notebooks ran) takes longer")
     p.add_argument("pytest_args", nargs="*", help="extra arguments for pytest, after --")
     p.set_defaults(func=cmd_test)
     p = sub.add_parser("check-site", help="check the built book in a headless browser")

@@ -7,6 +7,13 @@ kernel per core), and stores each executed notebook in ``_build/.jupyter_cache``
 finds it by the hash of its cells and renders it without executing it again. Widget state and
 language info are stored as nbclient records them, so embedded widgets render as before.
 
+A notebook that nbval has already executed is not executed again: ``python course.py test``
+(conftest.py) leaves each notebook whose every cell passed in ``_build/executed/``, with the
+digest of what outputs depend on (medlib, data, constraints.txt) when it ran. Given the current
+digest (``--inputs``, which ``course.py book`` passes), this script stores each such notebook in
+the cache if its digest is the current one and its cells are those of the notebook in
+``chapters/`` (jupyter-cache's hash), and executes only the others.
+
 It prints the time and the kernel's peak memory (VmHWM) of each notebook it ran and writes them
 to ``_build/execution.json``, which also orders the next run (slowest first).
 
@@ -28,6 +35,7 @@ import course_map
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "_build" / ".jupyter_cache"
 RECORD = ROOT / "_build" / "execution.json"
+EXECUTED = ROOT / "_build" / "executed"       # written by conftest.py while nbval runs
 CELL_TIMEOUT = 120   # seconds, as in _config.yml
 
 
@@ -78,6 +86,39 @@ def execute_one(path: str, timeout: int = CELL_TIMEOUT) -> dict:
             "error": error, "notebook": nbformat.writes(nb)}
 
 
+def cache_nbval_outputs(cache, paths: list[Path], inputs: str, executed: Path = EXECUTED,
+                        root: Path = ROOT) -> tuple[list[Path], list[dict]]:
+    """Store in ``cache`` the notebooks nbval executed from these cells with these inputs.
+
+    Returns the notebooks still to execute and a record (time, memory) of each one stored.
+    """
+    import nbformat
+    from jupyter_cache.base import CacheBundleIn
+
+    todo, records = [], []
+    for path in paths:
+        rel = path.relative_to(root)
+        candidate = executed / rel
+        try:
+            nb = nbformat.read(candidate, as_version=4)
+        except (OSError, ValueError):
+            todo.append(path)
+            continue
+        run = nb.metadata.pop("course_execution", {})
+        source = nbformat.read(path, as_version=4)
+        same_cells = (cache.create_hashed_notebook(nb)[1]
+                      == cache.create_hashed_notebook(source)[1])
+        if run.get("executor") != "nbval" or run.get("inputs") != inputs or not same_cells:
+            todo.append(path)
+            continue
+        cache.cache_notebook_bundle(
+            CacheBundleIn(nb, str(path), data={"execution_seconds": run.get("seconds")}),
+            check_validity=False, overwrite=True)
+        records.append({"notebook": rel.as_posix(), "seconds": run.get("seconds") or 0.0,
+                        "peak_bytes": run.get("peak_bytes") or 0, "executor": "nbval"})
+    return todo, records
+
+
 def _previous_seconds() -> dict[str, float]:
     try:
         return {r["notebook"]: r["seconds"] for r in json.loads(RECORD.read_text())}
@@ -85,11 +126,21 @@ def _previous_seconds() -> dict[str, float]:
         return {}
 
 
+def _write_record(before: dict[str, float], records: list[dict]) -> None:
+    RECORD.parent.mkdir(parents=True, exist_ok=True)
+    merged = {**{k: {"notebook": k, "seconds": v, "peak_bytes": 0} for k, v in before.items()},
+              **{r["notebook"]: r for r in records}}
+    RECORD.write_text(json.dumps(sorted(merged.values(), key=lambda r: r["notebook"]), indent=1))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/execute.py",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
                         help="notebooks executed at once (default: the number of cores)")
+    parser.add_argument("--inputs", metavar="DIGEST",
+                        help="the digest of medlib, data and constraints.txt (course.py's): "
+                             "reuse the notebooks nbval executed with these inputs")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
@@ -105,6 +156,14 @@ def main(argv: list[str] | None = None) -> int:
             cache.match_cache_notebook(nbformat.read(path, as_version=4))
         except KeyError:
             todo.append(path)
+    before = _previous_seconds()
+    reused = []
+    if todo and args.inputs:
+        todo, reused = cache_nbval_outputs(cache, todo, args.inputs)
+        if reused:
+            print(f"cached the outputs of {len(reused)} notebooks that nbval executed "
+                  "(python course.py test); not executing them again", flush=True)
+            _write_record(before, reused)
     if not todo:
         print("every notebook's outputs are cached")
         return 0
@@ -131,10 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                 check_validity=False, overwrite=True)
             records.append({"notebook": name, "seconds": round(r["seconds"], 2),
                             "peak_bytes": r["peak_bytes"]})
-    RECORD.parent.mkdir(parents=True, exist_ok=True)
-    merged = {**{k: {"notebook": k, "seconds": v, "peak_bytes": 0} for k, v in before.items()},
-              **{r["notebook"]: r for r in records}}
-    RECORD.write_text(json.dumps(sorted(merged.values(), key=lambda r: r["notebook"]), indent=1))
+    _write_record(before, records)
     print(f"executed {len(records)} notebooks in {time.perf_counter() - start:.0f} s "
           f"({sum(r['seconds'] for r in records):.0f} s of kernel time)")
     for name, error in failed:

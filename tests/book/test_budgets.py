@@ -21,6 +21,7 @@ def _run(tmp_path, code: str, seconds: float, gigabytes: float):
     path = folder / "selftest.ipynb"
     nbformat.write(nb, path)
     env = dict(os.environ, COURSE_BUDGET_DIR=str(tmp_path / "budgets"),
+               COURSE_EXECUTED_DIR=str(tmp_path / "executed"),
                COURSE_BUDGET_SECONDS=str(seconds), COURSE_BUDGET_GB=str(gigabytes))
     result = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
                              "-p", "no:cacheprovider", "-p", "no:xdist", str(path)],

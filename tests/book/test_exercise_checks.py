@@ -26,7 +26,8 @@ def _exercise_notebook(folder: Path, solution: str, check: str) -> Path:
 
 
 def _nbval(path: Path, tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {"COURSE_BUDGET_DIR": str(tmp_path / "budgets")}
+    env = {"COURSE_BUDGET_DIR": str(tmp_path / "budgets"),
+           "COURSE_EXECUTED_DIR": str(tmp_path / "executed")}
     return subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
                            "-p", "no:cacheprovider", "-p", "no:xdist", str(path)],
                           cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True,

@@ -1,8 +1,10 @@
 """The rendered book, checked in a real browser (tools/check_site.py).
 
-The static checks run everywhere. The browser checks need the built site (`python3 course.py
-book`) and Debian's Chromium; without them they are skipped on a developer machine and fail in CI
-(where .ci/run installs Chromium and builds the book first). The breakage tests prove that each
+The static checks run everywhere. The browser checks need the built site and Debian's Chromium;
+they use the `site` fixture, which marks them `site` (conftest.py), and `python3 course.py test`
+runs them last, after it has built the book from nbval's outputs. Without a site or Chromium they
+are skipped on a developer machine and fail in CI (.ci/run installs Chromium and sets CI). The
+breakage tests prove that each
 kind of fault (a broken link or anchor, missing MathJax, a missing image, a JavaScript error, a
 request to another host, an unrendered widget) makes the check fail.
 """
