@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import bad_input_test
+from helpers import bad_input_test, rel_rms
 from scipy import integrate
 from skimage.transform import iradon
 from skimage.transform import radon as sk_radon
@@ -17,18 +17,6 @@ fbp_module = sys.modules["medlib.ct.fbp"]
 
 
 
-@pytest.fixture(scope="module")
-def shepp128():
-    return phantoms.shepp_logan(128)
-
-
-@pytest.fixture(scope="module")
-def angles180():
-    return np.linspace(0.0, np.pi, 180, endpoint=False)
-
-
-def _rel_rms(a, b):
-    return float(np.sqrt(np.mean((a - b) ** 2) / np.mean(b**2)))
 
 
 @pytest.mark.formula("ct.fbp")
@@ -37,11 +25,11 @@ def test_fbp_matches_iradon_for_odd_and_even_sizes(n):
     image = phantoms.shepp_logan(n)
     theta = np.linspace(0, np.pi, 90, endpoint=False)
     sino = sk_radon(image, np.rad2deg(theta))
-    assert _rel_rms(ct.radon(image, theta), sino) < 0.01
+    assert rel_rms(ct.radon(image, theta), sino) < 0.01
     inside = ct.circle_mask(n)
     ours = ct.fbp(sino, theta)
     theirs = iradon(sino, np.rad2deg(theta))
-    assert _rel_rms(ours[inside], theirs[inside]) < 0.02
+    assert rel_rms(ours[inside], theirs[inside]) < 0.02
 
 
 @pytest.mark.formula("ct.ramp-kernel")
@@ -126,7 +114,7 @@ def test_fbp_of_shepp_logan_is_as_accurate_as_iradon(angles180):
     rmse = np.sqrt(np.mean((ours - image)[inside] ** 2))
     rmse_sk = np.sqrt(np.mean((theirs - image)[inside] ** 2))
     assert rmse <= 1.01 * rmse_sk
-    assert _rel_rms(ours[inside], theirs[inside]) < 0.01
+    assert rel_rms(ours[inside], theirs[inside]) < 0.01
     own = ct.fbp(ct.radon(image, angles180), angles180)
     assert np.sqrt(np.mean((own - image)[inside] ** 2)) <= 1.01 * rmse_sk
 
@@ -138,7 +126,7 @@ def test_fbp_with_windowed_filters_matches_iradon(name, shepp128, angles180):
     inside = ct.circle_mask(128)
     ours = ct.fbp(sino, angles180, name)
     theirs = iradon(sino, np.rad2deg(angles180), filter_name=name)
-    assert _rel_rms(ours[inside], theirs[inside]) < 0.01
+    assert rel_rms(ours[inside], theirs[inside]) < 0.01
 
 
 @pytest.mark.formula("ct.radon-inverse")

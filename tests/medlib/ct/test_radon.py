@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import bad_input_test
+from helpers import bad_input_test, rel_rms
 from skimage.transform import radon as sk_radon
 
 from medlib import ct, phantoms
@@ -15,18 +15,6 @@ radon_module = sys.modules["medlib.ct.radon"]
 
 
 
-@pytest.fixture(scope="module")
-def shepp128():
-    return phantoms.shepp_logan(128)
-
-
-@pytest.fixture(scope="module")
-def angles180():
-    return np.linspace(0.0, np.pi, 180, endpoint=False)
-
-
-def _rel_rms(a, b):
-    return float(np.sqrt(np.mean((a - b) ** 2) / np.mean(b**2)))
 
 
 
@@ -35,7 +23,7 @@ def test_radon_matches_scikit_image(shepp128, angles180):
     ours = ct.radon(shepp128, angles180)
     theirs = sk_radon(shepp128, np.rad2deg(angles180))
     assert ours.shape == theirs.shape == (128, 180) and ours.dtype == np.float64
-    assert _rel_rms(ours, theirs) < 0.01
+    assert rel_rms(ours, theirs) < 0.01
 
 
 @pytest.mark.formula("ct.radon-parametrized")
@@ -69,7 +57,7 @@ def test_radon_of_a_pixelated_disc_matches_the_analytic_transform(angles180):
     table = [[1.0, 0.5, 0.5, 0.1, 0.2, 0.0]]
     image = phantoms.ellipse_phantom(table, 128, oversample=8)     # area-averaged pixels
     exact = ct.radon_ellipses(table, angles180, 128)
-    assert _rel_rms(ct.radon(image, angles180), exact) < 0.01
+    assert rel_rms(ct.radon(image, angles180), exact) < 0.01
 
 
 @pytest.mark.formula("ct.radon")
@@ -80,8 +68,8 @@ def test_radon_of_shepp_logan_is_as_close_to_the_analytic_transform_as_scikit_im
     table = phantoms.shepp_logan_ellipses()
     image = phantoms.ellipse_phantom(table, 128, oversample=4)
     exact = ct.radon_ellipses(table, angles180, 128)
-    ours = _rel_rms(ct.radon(image, angles180), exact)
-    theirs = _rel_rms(sk_radon(image, np.rad2deg(angles180)), exact)
+    ours = rel_rms(ct.radon(image, angles180), exact)
+    theirs = rel_rms(sk_radon(image, np.rad2deg(angles180)), exact)
     assert ours <= theirs and ours < 0.03
 
 

@@ -7,31 +7,14 @@ import inspect
 
 import numpy as np
 import pytest
-from helpers import bad_input_test
+from helpers import bad_input_test, integrate_bloch
 from scipy import constants, optimize
-from scipy.integrate import solve_ivp
 
 from medlib import mri
 
 RTOL = 1e-6          # the issue's bar for simulator versus closed forms
 
 
-def _bloch_rhs(t, m, w, t1, t2, m0):
-    """The seed's Bloch equation in the rotating frame: dM/dt = M x (gamma B) - relaxation.
-
-    ``w`` is gamma B in rad/ms (B1 along x/y, off-resonance field along z).
-    """
-    dm = np.cross(m, w)
-    dm[0] -= m[0] / t2
-    dm[1] -= m[1] / t2
-    dm[2] -= (m[2] - m0) / t1
-    return dm
-
-
-def _integrate(m, duration_ms, w, t1=np.inf, t2=np.inf, m0=1.0):
-    sol = solve_ivp(_bloch_rhs, (0.0, duration_ms), np.asarray(m, float), args=(w, t1, t2, m0),
-                    method="DOP853", rtol=1e-12, atol=1e-14)
-    return sol.y[:, -1]
 
 
 
@@ -94,7 +77,7 @@ def test_hard_pulse_is_the_solution_of_the_bloch_equation(axis, w_dir):
     m = np.array([0.3, -0.5, 0.7])
     w1 = 2 * np.pi / 3.0                           # rad/ms
     duration = 0.8
-    ref = _integrate(m, duration, w1 * np.array(w_dir, float))
+    ref = integrate_bloch(m, duration, w1 * np.array(w_dir, float))
     r = mri.rf_rotation(np.rad2deg(w1 * duration), axis)
     np.testing.assert_allclose(r @ m, ref, atol=1e-10)
     np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-14)
@@ -122,7 +105,7 @@ def test_free_precession_is_the_solution_of_the_bloch_equation():
     ours = mri.free_precession(m, tau, t1, t2, m0=m0, off_resonance_hz=df)
     for i in range(6):
         w = np.array([0.0, 0.0, 2 * np.pi * df[i] * 1e-3])
-        ref = _integrate(m[:, i], tau, w, t1[i], t2[i], m0[i])
+        ref = integrate_bloch(m[:, i], tau, w, t1[i], t2[i], m0[i])
         np.testing.assert_allclose(ours[:, i], ref, atol=1e-10)
 
 
@@ -143,9 +126,9 @@ def test_simulator_matches_a_direct_integration_of_a_whole_sequence():
                              t1, t2, off_resonance_hz=df)
     for i in range(3):
         m = mri.rf_rotation(60, "x") @ np.array([0.0, 0.0, 1.0])
-        m = _integrate(m, 9.0, np.array([0, 0, 2 * np.pi * df[i] * 1e-3]), t1[i], t2[i])
+        m = integrate_bloch(m, 9.0, np.array([0, 0, 2 * np.pi * df[i] * 1e-3]), t1[i], t2[i])
         m = mri.rf_rotation(120, "y") @ m
-        m = _integrate(m, 5.0, np.array([0, 0, 2 * np.pi * df[i] * 1e-3]), t1[i], t2[i])
+        m = integrate_bloch(m, 5.0, np.array([0, 0, 2 * np.pi * df[i] * 1e-3]), t1[i], t2[i])
         np.testing.assert_allclose(res.m[:, i], m, atol=1e-10)
 
 

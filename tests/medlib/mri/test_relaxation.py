@@ -5,30 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import bad_input_test
-from scipy.integrate import solve_ivp
+from helpers import bad_input_test, integrate_bloch
 
 from medlib import mri
 
 RTOL = 1e-6          # the issue's bar for simulator versus closed forms
 
 
-def _bloch_rhs(t, m, w, t1, t2, m0):
-    """The seed's Bloch equation in the rotating frame: dM/dt = M x (gamma B) - relaxation.
-
-    ``w`` is gamma B in rad/ms (B1 along x/y, off-resonance field along z).
-    """
-    dm = np.cross(m, w)
-    dm[0] -= m[0] / t2
-    dm[1] -= m[1] / t2
-    dm[2] -= (m[2] - m0) / t1
-    return dm
-
-
-def _integrate(m, duration_ms, w, t1=np.inf, t2=np.inf, m0=1.0):
-    sol = solve_ivp(_bloch_rhs, (0.0, duration_ms), np.asarray(m, float), args=(w, t1, t2, m0),
-                    method="DOP853", rtol=1e-12, atol=1e-14)
-    return sol.y[:, -1]
 
 
 
@@ -51,7 +34,7 @@ def test_simulated_saturation_recovery_is_the_t1_closed_form():
 @pytest.mark.formula("mri.t1-recovery")
 def test_t1_recovery_solves_the_longitudinal_bloch_equation():
     for mz0 in (0.0, -1.0, 0.4):
-        ref = _integrate([0.0, 0.0, mz0], 700.0, np.zeros(3), t1=900.0, t2=50.0, m0=1.3)[2]
+        ref = integrate_bloch([0.0, 0.0, mz0], 700.0, np.zeros(3), t1=900.0, t2=50.0, m0=1.3)[2]
         assert mri.t1_recovery(700.0, 900.0, m0=1.3, mz0=mz0) == pytest.approx(ref, rel=1e-10)
     assert mri.t1_recovery(900.0 * np.log(2), 900.0) == pytest.approx(0.5)
 
@@ -75,7 +58,7 @@ def test_simulated_isochromats_decay_with_t2_and_the_echo_with_t2_only():
 
 @pytest.mark.formula("mri.t2-decay")
 def test_t2_decay_solves_the_transverse_bloch_equation():
-    ref = _integrate([0.6, 0.0, 0.0], 45.0, np.zeros(3), t1=np.inf, t2=60.0, m0=0.0)
+    ref = integrate_bloch([0.6, 0.0, 0.0], 45.0, np.zeros(3), t1=np.inf, t2=60.0, m0=0.0)
     assert mri.t2_decay(45.0, 60.0, mxy0=0.6) == pytest.approx(np.hypot(*ref[:2]), rel=1e-10)
 
 
