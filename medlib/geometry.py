@@ -172,9 +172,7 @@ def dicom_affine(image_orientation, image_position, pixel_spacing, slice_step=No
     """
     row_dir, col_dir = _direction_cosines(image_orientation)
     ipp = as_array(image_position, "image_position", shape=(3,))
-    ps = as_array(pixel_spacing, "pixel_spacing", shape=(2,))
-    if np.any(ps <= 0):
-        raise ValueError(f"pixel_spacing must be positive, got {ps.tolist()}")
+    ps = as_array(pixel_spacing, "pixel_spacing", shape=(2,), low=0, low_inclusive=False)
     normal = np.cross(row_dir, col_dir)
     if slice_step is None:
         step = normal

@@ -124,9 +124,7 @@ def rician_magnitude(magnitude, sigma: float, rng) -> np.ndarray:
     :formula:`noise.rician` -- the magnitude of complex Gaussian noise around A follows the Rice
     distribution with parameters (A, sigma).
     """
-    a = as_array(magnitude, "magnitude")
-    if np.any(a < 0):
-        raise ValueError("magnitude must be >= 0")
+    a = as_array(magnitude, "magnitude", low=0)
     s = as_scalar(sigma, "sigma", low=0.0)
     gen = as_rng(rng)
     return np.hypot(a + gen.normal(0.0, s, a.shape), gen.normal(0.0, s, a.shape))
@@ -202,9 +200,7 @@ def rician_mean(nu, sigma: float) -> np.ndarray:
     -----
     :formula:`noise.rician`. Scaled Bessel functions keep it finite for any SNR.
     """
-    v = as_array(nu, "nu")
-    if np.any(v < 0):
-        raise ValueError("nu must be >= 0")
+    v = as_array(nu, "nu", low=0)
     s = as_scalar(sigma, "sigma", low=0.0, low_inclusive=False)
     half = v**2 / (4 * s**2)  # = -x/2 with x = -nu^2 / (2 sigma^2)
     laguerre = (1 + 2 * half) * special.i0e(half) + 2 * half * special.i1e(half)

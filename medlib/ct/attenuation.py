@@ -108,9 +108,7 @@ def attenuate(i0, mu_per_cm, step_cm: float, *, axis: int = -1) -> np.ndarray:
     without scatter; a real polychromatic beam hardens along the path.
     """
     p = line_integral(mu_per_cm, step_cm, axis=axis)
-    i_0 = as_array(i0, "i0")
-    if np.any(i_0 < 0):
-        raise ValueError("i0 must be >= 0")
+    i_0 = as_array(i0, "i0", low=0)
     try:
         np.broadcast_shapes(i_0.shape, p.shape)
     except ValueError:
@@ -147,9 +145,7 @@ def line_integral(mu_per_cm, step_cm: float, *, axis: int = -1) -> np.ndarray:
     :formula:`ct.line-integral`. The midpoint rule integrates piecewise-constant (voxelised)
     attenuation exactly when the steps follow the voxel boundaries.
     """
-    mu = as_array(mu_per_cm, "mu_per_cm")
-    if np.any(mu < 0):
-        raise ValueError("mu_per_cm must be >= 0 (attenuation cannot be negative)")
+    mu = as_array(mu_per_cm, "mu_per_cm", low=0)
     ds = as_scalar(step_cm, "step_cm", low=0.0, low_inclusive=False)
     ax = as_int(axis, "axis", low=-mu.ndim, high=mu.ndim - 1) if mu.ndim else None
     if ax is None:
@@ -192,9 +188,7 @@ def log_transform(intensity, i0, *, floor: float | None = None) -> np.ndarray:
     reconstruct from the counts with a Poisson likelihood (statistical reconstruction).
     """
     counts = as_array(intensity, "intensity")
-    i_0 = as_array(i0, "i0")
-    if np.any(i_0 <= 0):
-        raise ValueError("i0 must be > 0")
+    i_0 = as_array(i0, "i0", low=0, low_inclusive=False)
     check_broadcast(intensity=counts, i0=i_0)
     if floor is None:
         starved = int(np.count_nonzero(counts <= 0))
@@ -251,12 +245,8 @@ def log_variance(p, i0, *, order: int = 1) -> np.ndarray:
     check it against the exact variance (a sum over the Poisson distribution) and against a
     simulation.
     """
-    pp = as_array(p, "p")
-    if np.any(pp < 0):
-        raise ValueError("p must be >= 0")
-    i_0 = as_array(i0, "i0")
-    if np.any(i_0 <= 0):
-        raise ValueError("i0 must be > 0")
+    pp = as_array(p, "p", low=0)
+    i_0 = as_array(i0, "i0", low=0, low_inclusive=False)
     check_broadcast(p=pp, i0=i_0)
     if isinstance(order, bool) or order not in (1, 2):
         raise ValueError(f"order must be 1 or 2, got {order!r}")

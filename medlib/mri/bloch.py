@@ -106,9 +106,7 @@ def larmor_frequency_mhz(b0_t, nucleus: str = "1H"):
     shifts (IUPAC Recommendations 2001), Pure Appl. Chem. 73, 1795-1818 (2001).
     """
     nuc = as_choice(nucleus, "nucleus", tuple(GAMMA_BAR_MHZ_PER_T))
-    b0 = as_array(b0_t, "b0_t")
-    if np.any(b0 < 0):
-        raise ValueError("b0_t must be >= 0 tesla")
+    b0 = as_array(b0_t, "b0_t", low=0)
     f0 = GAMMA_BAR_MHZ_PER_T[nuc] * b0
     return float(f0) if f0.ndim == 0 else f0
 
@@ -265,9 +263,7 @@ def free_precession(m, duration_ms: float, t1_ms, t2_ms, *, m0=1.0,
 def _isochromat_parameters(t1_ms, t2_ms, m0, off_resonance_hz):
     t1 = _relaxation_times(t1_ms, "t1_ms")
     t2 = _relaxation_times(t2_ms, "t2_ms")
-    mm0 = as_array(m0, "m0")
-    if np.any(mm0 < 0):
-        raise ValueError("m0 must be >= 0")
+    mm0 = as_array(m0, "m0", low=0)
     df = as_array(off_resonance_hz, "off_resonance_hz")
     arrays = {"t1_ms": t1, "t2_ms": t2, "m0": mm0, "off_resonance_hz": df}
     lengths = {}
@@ -527,9 +523,7 @@ def inversion_recovery(ti_ms, t1_ms, *, m0=1.0, tr_ms=np.inf):
     tr = as_array(tr_ms, "tr_ms", finite=False)
     if np.any(np.isnan(tr)) or np.any(tr < 0):
         raise ValueError("tr_ms must be >= 0 ms (infinity allowed)")
-    m0a = as_array(m0, "m0")
-    if np.any(m0a < 0):
-        raise ValueError("m0 must be >= 0")
+    m0a = as_array(m0, "m0", low=0)
     ti, t1, tr, m0a = _broadcast(ti_ms=ti, t1_ms=t1, tr_ms=tr, m0=m0a)
     if np.any(ti > tr):
         raise ValueError("ti_ms must not exceed tr_ms")
@@ -620,9 +614,7 @@ def spoiled_gre_signal(tr_ms, flip_deg, t1_ms, *, te_ms=0.0, t2star_ms=np.inf, p
     t1 = _relaxation_times(t1_ms, "t1_ms")
     te = _times(te_ms, "te_ms")
     t2s = _relaxation_times(t2star_ms, "t2star_ms")
-    rho = as_array(pd, "pd")
-    if np.any(rho < 0):
-        raise ValueError("pd must be >= 0")
+    rho = as_array(pd, "pd", low=0)
     tr, alpha, t1, te, t2s, rho = _broadcast(tr_ms=tr, flip_deg=alpha, t1_ms=t1, te_ms=te,
                                              t2star_ms=t2s, pd=rho)
     _check_te_tr(te, tr, "the spoiled gradient-echo steady state")

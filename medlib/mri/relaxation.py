@@ -64,9 +64,7 @@ def t1_recovery(t_ms, t1_ms, *, m0=1.0, mz0=0.0):
     """
     t = _times(t_ms, "t_ms")
     t1 = _relaxation_times(t1_ms, "t1_ms")
-    m0a = as_array(m0, "m0")
-    if np.any(m0a < 0):
-        raise ValueError("m0 must be >= 0")
+    m0a = as_array(m0, "m0", low=0)
     mz = as_array(mz0, "mz0")
     t, t1, m0a, mz = _broadcast(t_ms=t, t1_ms=t1, m0=m0a, mz0=mz)
     return _result(m0a - (m0a - mz) * np.exp(-t / t1))
@@ -102,9 +100,7 @@ def t2_decay(t_ms, t2_ms, *, mxy0=1.0):
     """
     t = _times(t_ms, "t_ms")
     t2 = _relaxation_times(t2_ms, "t2_ms")
-    a = as_array(mxy0, "mxy0")
-    if np.any(a < 0):
-        raise ValueError("mxy0 must be >= 0 (a magnitude)")
+    a = as_array(mxy0, "mxy0", low=0)
     t, t2, a = _broadcast(t_ms=t, t2_ms=t2, mxy0=a)
     return _result(a * np.exp(-t / t2))
 
@@ -145,9 +141,7 @@ def spin_echo_signal(tr_ms, te_ms, t1_ms, t2_ms, *, pd=1.0):
     te = _times(te_ms, "te_ms")
     t1 = _relaxation_times(t1_ms, "t1_ms")
     t2 = _relaxation_times(t2_ms, "t2_ms")
-    rho = as_array(pd, "pd")
-    if np.any(rho < 0):
-        raise ValueError("pd must be >= 0")
+    rho = as_array(pd, "pd", low=0)
     tr, te, t1, t2, rho = _broadcast(tr_ms=tr, te_ms=te, t1_ms=t1, t2_ms=t2, pd=rho)
     _check_te_tr(te, tr, "the spin-echo signal equation")
     return _result(rho * (1 - np.exp(-tr / t1)) * np.exp(-te / t2))
@@ -183,9 +177,7 @@ def spin_echo_signal_exact(tr_ms, te_ms, t1_ms, t2_ms, *, pd=1.0):
     te = _times(te_ms, "te_ms")
     t1 = _relaxation_times(t1_ms, "t1_ms")
     t2 = _relaxation_times(t2_ms, "t2_ms")
-    rho = as_array(pd, "pd")
-    if np.any(rho < 0):
-        raise ValueError("pd must be >= 0")
+    rho = as_array(pd, "pd", low=0)
     tr, te, t1, t2, rho = _broadcast(tr_ms=tr, te_ms=te, t1_ms=t1, t2_ms=t2, pd=rho)
     _check_te_tr(te, tr, "the spin-echo signal equation")
     mz = 1 - 2 * np.exp(-(tr - te / 2) / t1) + np.exp(-tr / t1)

@@ -267,7 +267,5 @@ def mask_volume_ml(mask, spacing_mm) -> float:
         If the spacing does not have one positive value per axis.
     """
     m = as_array(mask, "mask", dtype=None)
-    s = as_array(spacing_mm, "spacing_mm", shape=(m.ndim,))
-    if np.any(s <= 0):
-        raise ValueError(f"spacing_mm must be positive, got {s.tolist()}")
+    s = as_array(spacing_mm, "spacing_mm", shape=(m.ndim,), low=0, low_inclusive=False)
     return float(np.count_nonzero(m) * np.prod(s) / 1000.0)

@@ -342,9 +342,7 @@ def tgc_gain_db(depth_m, alpha_db_per_cm_mhz: float, frequency_mhz: float, *,
     time since transmission. Scanners let the user shape G with sliders because the true
     attenuation varies between tissues.
     """
-    z = as_array(depth_m, "depth_m")
-    if np.any(z < 0):
-        raise ValueError("depth_m must be >= 0")
+    z = as_array(depth_m, "depth_m", low=0)
     a0 = as_scalar(alpha_db_per_cm_mhz, "alpha_db_per_cm_mhz", low=0.0)
     f = as_scalar(frequency_mhz, "frequency_mhz", low=0.0, low_inclusive=False)
     return attenuation_db(a0, f, z * 100.0, round_trip=True, exponent=exponent)
@@ -411,9 +409,7 @@ def log_compress(envelope_values, *, gain: float = 1.0) -> np.ndarray:
     g A << 1 and logarithmic for g A >> 1, so the result depends on the (arbitrary) unit of A:
     the knee sits at A = 1/g. The decibel form :func:`db_compress` is scale-free.
     """
-    a = as_array(envelope_values, "envelope_values")
-    if np.any(a < 0):
-        raise ValueError("envelope_values must be >= 0")
+    a = as_array(envelope_values, "envelope_values", low=0)
     g = as_scalar(gain, "gain", low=0.0, low_inclusive=False)
     return np.log1p(g * a)
 

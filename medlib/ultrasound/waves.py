@@ -215,9 +215,7 @@ def echo_depth(t_s, speed_m_per_s: float = SOFT_TISSUE_SPEED_M_PER_S) -> np.ndar
     A scanner assumes 1540 m/s everywhere: in fat (about 1480 m/s) echoes arrive late and the
     reflector is drawn about 4 % too deep.
     """
-    t = as_array(t_s, "t_s")
-    if np.any(t < 0):
-        raise ValueError("t_s must be >= 0")
+    t = as_array(t_s, "t_s", low=0)
     c = as_scalar(speed_m_per_s, "speed_m_per_s", low=0.0, low_inclusive=False)
     out = c * t / 2
     return out if out.ndim else float(out)
@@ -243,9 +241,7 @@ def echo_time(depth_m, speed_m_per_s: float = SOFT_TISSUE_SPEED_M_PER_S) -> np.n
     ValueError
         If a depth is negative or the speed not positive.
     """
-    z = as_array(depth_m, "depth_m")
-    if np.any(z < 0):
-        raise ValueError("depth_m must be >= 0")
+    z = as_array(depth_m, "depth_m", low=0)
     c = as_scalar(speed_m_per_s, "speed_m_per_s", low=0.0, low_inclusive=False)
     out = 2 * z / c
     return out if out.ndim else float(out)

@@ -171,12 +171,8 @@ def simulate_exposure(photons, gain, dark, rng, *, read_noise_sd: float = 0.0,
     J. T. Bushberg et al., *The Essential Physics of Medical Imaging*, 3rd ed., 2012: ch. 4
     (image quality, quantum noise) and ch. 7 (radiography, flat-panel detectors).
     """
-    q = as_array(photons, "photons")
-    if np.any(q < 0):
-        raise ValueError("photons must be >= 0 (an expected number of quanta)")
-    g = as_array(gain, "gain")
-    if np.any(g <= 0):
-        raise ValueError("gain must be > 0 at every pixel")
+    q = as_array(photons, "photons", low=0)
+    g = as_array(gain, "gain", low=0, low_inclusive=False)
     d = as_array(dark, "dark")
     sigma = as_scalar(read_noise_sd, "read_noise_sd", low=0.0)
     bits = None if bits_stored is None else as_int(bits_stored, "bits_stored", low=1, high=32)

@@ -45,12 +45,8 @@ def transmission(p, i0=1.0) -> np.ndarray:
     :formula:`xray.transmission` -- Lambert-Beer (formula ct.beer-lambert) written with the
     line integral; :func:`medlib.ct.log_transform` inverts it.
     """
-    pp = as_array(p, "p")
-    if np.any(pp < 0):
-        raise ValueError("p must be >= 0 (a line integral of attenuation)")
-    i_0 = as_array(i0, "i0")
-    if np.any(i_0 < 0):
-        raise ValueError("i0 must be >= 0")
+    pp = as_array(p, "p", low=0)
+    i_0 = as_array(i0, "i0", low=0)
     return i_0 * np.exp(-pp)
 
 
