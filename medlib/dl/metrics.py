@@ -265,9 +265,7 @@ def dice_from_iou(iou_value) -> np.ndarray | float:
     the higher mean Dice and B the higher mean IoU (the metrics notebook shows two such
     segmentations of two cases).
     """
-    j = as_array(iou_value, "iou_value")
-    if np.any((j < 0) | (j > 1)):
-        raise ValueError("iou_value must lie in [0, 1]")
+    j = as_array(iou_value, "iou_value", low=0, high=1)
     out = 2 * j / (1 + j)
     return float(out) if out.ndim == 0 else out
 
@@ -293,9 +291,7 @@ def iou_from_dice(dice_value) -> np.ndarray | float:
     -----
     Supports metrics.dice-iou (solved for IoU).
     """
-    d = as_array(dice_value, "dice_value")
-    if np.any((d < 0) | (d > 1)):
-        raise ValueError("dice_value must lie in [0, 1]")
+    d = as_array(dice_value, "dice_value", low=0, high=1)
     out = d / (2 - d)
     return float(out) if out.ndim == 0 else out
 

@@ -71,10 +71,8 @@ def decay(n0, t_s, *, half_life_s: float) -> np.ndarray:
     :formula:`pet.decay`. Each nucleus decays independently with probability lambda dt in dt, so
     dN/dt = -lambda N. After one half-life N = N0 / 2, after ten about N0 / 1000.
     """
-    n = as_array(n0, "n0")
+    n = as_array(n0, "n0", low=0)
     t = as_array(t_s, "t_s")
-    if np.any(n < 0):
-        raise ValueError("n0 must be >= 0")
     check_broadcast(n0=n, t_s=t)
     lam = decay_constant(half_life_s)
     out = n * np.exp(-lam * t)

@@ -175,13 +175,11 @@ def simulate_rf(depth_m, amplitude, *, fs_hz: float, n_samples: int, center_freq
     (fractional) delay: the work is proportional to the number of scatterers times the pulse
     length, not to the number of scatterers times the number of samples.
     """
-    z = as_array(depth_m, "depth_m", ndim=1, allow_empty=True)
+    z = as_array(depth_m, "depth_m", ndim=1, allow_empty=True, low=0)
     amp = as_array(amplitude, "amplitude", ndim=1, allow_empty=True)
     if z.shape != amp.shape:
         raise ValueError(f"depth_m and amplitude must have the same length, got {z.size} "
                          f"and {amp.size}")
-    if np.any(z < 0):
-        raise ValueError("depth_m must be >= 0")
     fs = as_scalar(fs_hz, "fs_hz", low=0.0, low_inclusive=False)
     n = as_int(n_samples, "n_samples", low=1)
     fc = as_scalar(center_frequency_hz, "center_frequency_hz", low=0.0, low_inclusive=False)
@@ -448,10 +446,8 @@ def db_compress(envelope_values, *, dynamic_range_db: float = 60.0, reference: f
     smaller DR gives more contrast and hides weak echoes; a larger one shows them with less
     contrast.
     """
-    a = as_array(envelope_values, "envelope_values")
+    a = as_array(envelope_values, "envelope_values", low=0)
     normalize = as_bool(normalize, "normalize")
-    if np.any(a < 0):
-        raise ValueError("envelope_values must be >= 0")
     dr = as_scalar(dynamic_range_db, "dynamic_range_db", low=0.0, low_inclusive=False)
     if reference is None:
         ref = float(a.max())
@@ -558,10 +554,8 @@ def sector_to_cartesian(angle_rad, depth_m) -> tuple[np.ndarray, np.ndarray]:
         If a range is negative, a value is not finite or the shapes do not broadcast.
     """
     t = as_array(angle_rad, "angle_rad")
-    r = as_array(depth_m, "depth_m")
+    r = as_array(depth_m, "depth_m", low=0)
     check_broadcast(angle_rad=t, depth_m=r)
-    if np.any(r < 0):
-        raise ValueError("depth_m must be >= 0")
     return r * np.sin(t), r * np.cos(t)
 
 

@@ -107,16 +107,10 @@ def attenuation_db(alpha_db_per_cm_mhz, frequency_mhz, depth_cm, *, round_trip: 
     0.5 * 5 * 20 = 50 dB; at 10 MHz, 100 dB, below the noise floor: higher frequency buys
     resolution and costs penetration.
     """
-    a0 = as_array(alpha_db_per_cm_mhz, "alpha_db_per_cm_mhz")
-    f = as_array(frequency_mhz, "frequency_mhz")
-    d = as_array(depth_cm, "depth_cm")
+    a0 = as_array(alpha_db_per_cm_mhz, "alpha_db_per_cm_mhz", low=0)
+    f = as_array(frequency_mhz, "frequency_mhz", low=0, low_inclusive=False)
+    d = as_array(depth_cm, "depth_cm", low=0)
     n = as_scalar(exponent, "exponent", low=0.0)
-    if np.any(a0 < 0):
-        raise ValueError("alpha_db_per_cm_mhz must be >= 0")
-    if np.any(f <= 0):
-        raise ValueError("frequency_mhz must be > 0")
-    if np.any(d < 0):
-        raise ValueError("depth_cm must be >= 0")
     return a0 * f**n * d * (2.0 if as_bool(round_trip, "round_trip") else 1.0)
 
 
@@ -195,12 +189,8 @@ def attenuate_db(level_db, alpha_db_per_cm, depth_cm) -> np.ndarray:
     alpha_dB = 8.686 alpha_Np (formula us.neper-db gives the factor, see :func:`neper_to_db`).
     """
     level = as_array(level_db, "level_db")
-    alpha = as_array(alpha_db_per_cm, "alpha_db_per_cm")
-    d = as_array(depth_cm, "depth_cm")
-    if np.any(alpha < 0):
-        raise ValueError("alpha_db_per_cm must be >= 0")
-    if np.any(d < 0):
-        raise ValueError("depth_cm must be >= 0")
+    alpha = as_array(alpha_db_per_cm, "alpha_db_per_cm", low=0)
+    d = as_array(depth_cm, "depth_cm", low=0)
     return level - alpha * d
 
 
@@ -272,23 +262,15 @@ def impedance(density_kg_per_m3, speed_m_per_s) -> np.ndarray:
     :formula:`us.impedance`. Z is the ratio of acoustic pressure to particle velocity in a plane
     wave; a jump in Z, not in density or speed alone, is what reflects sound.
     """
-    rho = as_array(density_kg_per_m3, "density_kg_per_m3")
-    c = as_array(speed_m_per_s, "speed_m_per_s")
-    if np.any(rho <= 0):
-        raise ValueError("density_kg_per_m3 must be > 0")
-    if np.any(c <= 0):
-        raise ValueError("speed_m_per_s must be > 0")
+    rho = as_array(density_kg_per_m3, "density_kg_per_m3", low=0, low_inclusive=False)
+    c = as_array(speed_m_per_s, "speed_m_per_s", low=0, low_inclusive=False)
     out = rho * c
     return out if out.ndim else float(out)
 
 
 def _impedances(z1, z2):
-    a = as_array(z1, "z1")
-    b = as_array(z2, "z2")
-    if np.any(a <= 0):
-        raise ValueError("z1 must be > 0 (an impedance in rayl)")
-    if np.any(b <= 0):
-        raise ValueError("z2 must be > 0 (an impedance in rayl)")
+    a = as_array(z1, "z1", low=0, low_inclusive=False)
+    b = as_array(z2, "z2", low=0, low_inclusive=False)
     return a, b
 
 

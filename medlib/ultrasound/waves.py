@@ -135,12 +135,8 @@ def wavelength(speed_m_per_s, frequency_hz) -> np.ndarray:
     :formula:`us.wave-relation` -- c = lambda f. At 1540 m/s a 5 MHz wave has lambda = 0.31 mm;
     the axial resolution of a pulse of a few cycles is of that order.
     """
-    c = as_array(speed_m_per_s, "speed_m_per_s")
-    f = as_array(frequency_hz, "frequency_hz")
-    if np.any(c <= 0):
-        raise ValueError("speed_m_per_s must be > 0")
-    if np.any(f <= 0):
-        raise ValueError("frequency_hz must be > 0")
+    c = as_array(speed_m_per_s, "speed_m_per_s", low=0, low_inclusive=False)
+    f = as_array(frequency_hz, "frequency_hz", low=0, low_inclusive=False)
     out = c / f
     return out if out.ndim else float(out)
 

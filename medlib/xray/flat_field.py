@@ -49,13 +49,9 @@ def detector_response(signal, gain, dark) -> np.ndarray:
     :formula:`xray.detector-model`, the noise-free mean. For a noisy frame use
     :func:`simulate_exposure`, which draws the quanta *before* applying the gain.
     """
-    s = as_array(signal, "signal")
-    g = as_array(gain, "gain")
+    s = as_array(signal, "signal", low=0)
+    g = as_array(gain, "gain", low=0, low_inclusive=False)
     d = as_array(dark, "dark")
-    if np.any(s < 0):
-        raise ValueError("signal must be >= 0")
-    if np.any(g <= 0):
-        raise ValueError("gain must be > 0 at every pixel")
     try:
         return g * s + d
     except ValueError:

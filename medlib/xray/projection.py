@@ -79,12 +79,8 @@ def slab_transmission(mu_per_cm, thickness_cm, i0=1.0) -> np.ndarray:
     line integral is mu d. This is the *detected* intensity; a radiograph is displayed with
     high attenuation bright (bone white), i.e. inverted.
     """
-    mu = as_array(mu_per_cm, "mu_per_cm")
-    d = as_array(thickness_cm, "thickness_cm")
-    if np.any(mu < 0):
-        raise ValueError("mu_per_cm must be >= 0")
-    if np.any(d < 0):
-        raise ValueError("thickness_cm must be >= 0")
+    mu = as_array(mu_per_cm, "mu_per_cm", low=0)
+    d = as_array(thickness_cm, "thickness_cm", low=0)
     return transmission(mu * d, i0)
 
 
