@@ -231,6 +231,25 @@ def as_mask(value, name: str) -> np.ndarray:
     return a != 0
 
 
+def as_array_and_coords(array, coords, *, dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """Check an array and the fractional indices ``coords`` (shape ``(array.ndim, ...)``) at
+    which it is to be interpolated; the arguments are named ``array`` and ``coords``.
+
+    Raises
+    ------
+    ValueError
+        If ``array`` is a scalar or ``coords`` has not one row per axis of ``array``.
+    """
+    a = as_array(array, "array", dtype=dtype)
+    if a.ndim == 0:
+        raise ValueError("array must have at least one dimension, got a scalar")
+    c = as_array(coords, "coords", allow_empty=True)
+    if c.ndim < 1 or c.shape[0] != a.ndim:
+        raise ValueError(f"coords must have shape ({a.ndim}, ...) for a {a.ndim}D array, "
+                         f"got {c.shape}")
+    return a, c
+
+
 def as_bool(value, name: str) -> bool:
     """Return ``value`` if it is ``True`` or ``False`` (Python or NumPy bool), else raise.
 

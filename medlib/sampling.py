@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 from scipy import ndimage
 
-from ._validate import as_array, as_axis, as_choice, as_int, as_scalar
+from ._validate import as_array, as_array_and_coords, as_axis, as_choice, as_int, as_scalar
 
 __all__ = [
     "antialias_downsample",
@@ -365,13 +365,7 @@ def interpolate_linear(array, coords, *, cval: float = 0.0) -> np.ndarray:
     For volumes this is :formula:`proc.trilinear`, the eight-corner sum taught in section 8.3
     (``chapters/image-processing/resampling.ipynb``).
     """
-    a = as_array(array, "array")
-    if a.ndim == 0:
-        raise ValueError("array must have at least one dimension, got a scalar")
-    c = as_array(coords, "coords", allow_empty=True)
-    if c.ndim < 1 or c.shape[0] != a.ndim:
-        raise ValueError(f"coords must have shape ({a.ndim}, ...) for a {a.ndim}D array, "
-                         f"got {c.shape}")
+    a, c = as_array_and_coords(array, coords)
     fill = as_scalar(cval, "cval")
     inside = np.ones(c.shape[1:], dtype=bool)
     nodes, weights = [], []

@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 from .. import sampling
-from .._validate import as_array, as_choice, as_int, as_scalar
+from .._validate import as_array, as_array_and_coords, as_choice, as_int, as_scalar
 
 __all__ = [
     "affine_resample",
@@ -50,13 +50,7 @@ def interpolate_nearest(array, coords, *, cval: float = 0.0) -> np.ndarray:
     -----
     Supports proc.backward-mapping with ``order=0``.
     """
-    a = as_array(array, "array", dtype=None)
-    if a.ndim == 0:
-        raise ValueError("array must have at least one dimension, got a scalar")
-    c = as_array(coords, "coords", allow_empty=True)
-    if c.ndim < 1 or c.shape[0] != a.ndim:
-        raise ValueError(f"coords must have shape ({a.ndim}, ...) for a {a.ndim}D array, "
-                         f"got {c.shape}")
+    a, c = as_array_and_coords(array, coords, dtype=None)
     fill = as_scalar(cval, "cval")
     inside = np.ones(c.shape[1:], dtype=bool)
     index = []
