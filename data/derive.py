@@ -34,6 +34,7 @@ PYDICOM_DATA = "pydicom-data==1.0.0"
 PYDICOM = "pydicom==3.0.2"
 NILEARN = "nilearn==0.14.1"
 PYRADIOMICS = "pyradiomics==3.0.1"   # an sdist: only its data/ folder is used
+MRICRON_DATA = "debian:mricron-data=1.2.20211006+dfsg-4"   # a Debian package (apt-get download)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,27 @@ def _halved_affine(header):
     half = np.diag([2.0, 2.0, 1.0, 1.0])
     half[:3, 3] = [0.5, 0.5, 0.0]
     return np.diag([-1.0, -1.0, 1.0, 1.0]) @ m @ half               # LPS -> RAS
+
+
+def _lps_to_ras_affine(header):
+    """RAS affine of a NRRD volume at its own resolution."""
+    import numpy as np
+
+    assert header["space"] == "left-posterior-superior"
+    m = np.eye(4)
+    m[:3, :3] = np.asarray(header["space directions"], float).T
+    m[:3, 3] = header["space origin"]
+    return np.diag([-1.0, -1.0, 1.0, 1.0]) @ m
+
+
+def nrrd_to_nifti(raw: bytes) -> bytes:
+    """A NRRD volume as NIfTI at its own resolution and dtype (image int16, label uint8), RAS."""
+    import numpy as np
+
+    data, header = _nrrd(raw)
+    dtype = np.uint8 if data.max() <= 255 and data.min() >= 0 else np.int16
+    assert np.array_equal(data.astype(dtype), data)
+    return _nifti_bytes(data.astype(dtype), _lps_to_ras_affine(header))
 
 
 def ct_halved(raw: bytes) -> bytes:
@@ -159,6 +181,20 @@ SOURCES: dict[str, Source] = {
         NILEARN, "nilearn/datasets/data/mni_icbm152_gm_tal_nlin_sym_09a_converted.nii.gz", copy),
     "nifti/mni152_wm_1mm.nii.gz": Source(
         NILEARN, "nilearn/datasets/data/mni_icbm152_wm_tal_nlin_sym_09a_converted.nii.gz", copy),
+    "nifti/colin27_t1_brain_1mm.nii.gz": Source(
+        MRICRON_DATA, "usr/share/mricron/templates/ch2bet.nii.gz", copy),
+    "nifti/chest_ct_lung1_256.nii.gz": Source(
+        PYRADIOMICS, "pyradiomics-3.0.1/data/lung1_image.nrrd", ct_halved),
+    "nifti/chest_ct_lung1_256_nodule.nii.gz": Source(
+        PYRADIOMICS, "pyradiomics-3.0.1/data/lung1_label.nrrd", label_halved),
+    "nifti/brain_mr1.nii.gz": Source(
+        PYRADIOMICS, "pyradiomics-3.0.1/data/brain1_image.nrrd", nrrd_to_nifti),
+    "nifti/brain_mr1_tumour.nii.gz": Source(
+        PYRADIOMICS, "pyradiomics-3.0.1/data/brain1_label.nrrd", nrrd_to_nifti),
+    "nifti/brain_mr2.nii.gz": Source(
+        PYRADIOMICS, "pyradiomics-3.0.1/data/brain2_image.nrrd", nrrd_to_nifti),
+    "nifti/brain_mr2_tumour.nii.gz": Source(
+        PYRADIOMICS, "pyradiomics-3.0.1/data/brain2_label.nrrd", nrrd_to_nifti),
     "nifti/chest_ct_lung2_256.nii.gz": Source(
         PYRADIOMICS, "pyradiomics-3.0.1/data/lung2_image.nrrd", ct_halved),
     "nifti/chest_ct_lung2_256_tumour.nii.gz": Source(
@@ -172,6 +208,12 @@ def sha256(blob: bytes) -> str:
 
 def download(requirement: str, into: Path) -> Path:
     into.mkdir(parents=True, exist_ok=True)
+    if requirement.startswith("debian:"):
+        subprocess.run(["apt-get", "download", requirement.removeprefix("debian:")], cwd=into,
+                       check=True)
+        (deb,) = into.glob("*.deb")
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(into / "root")], check=True)
+        return into / "root"
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(into)]
     if requirement == PYRADIOMICS:
         cmd.append("--no-build-isolation")   # an sdist; its metadata step needs numpy
@@ -182,6 +224,8 @@ def download(requirement: str, into: Path) -> Path:
 
 
 def read_member(archive: Path, member: str) -> bytes:
+    if archive.is_dir():   # an extracted Debian package
+        return (archive / member).read_bytes()
     if archive.suffix == ".whl":
         with zipfile.ZipFile(archive) as zf:
             return zf.read(member)

@@ -10,9 +10,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 # PyPI name -> conda-forge name, where they differ (conda-forge's CPU-only PyTorch).
-CONDA_NAMES = {"torch": "pytorch-cpu"}
+CONDA_NAMES = {"torch": "pytorch-cpu", "simpleitk": "simpleitk"}
 # Extras that notebooks need at run time (Binder must have them); book/test/dev are tooling.
-RUNTIME_EXTRAS = ("notebooks", "lab", "dl")
+RUNTIME_EXTRAS = ("notebooks", "lab", "dl", "reference")
 
 
 def _name(requirement: str) -> str:
@@ -41,6 +41,10 @@ def _conda() -> dict[str, str]:
         if isinstance(dep, str):
             name, _, version = dep.partition("=")
             deps[name.lower()] = version
+        elif isinstance(dep, dict):   # a pip: list, for what conda-forge lacks; exact pins
+            for req in dep["pip"]:
+                name, _, version = req.partition("==")
+                deps[_name(name)] = ".".join(version.split(".")[:2])
     return deps
 
 

@@ -511,6 +511,40 @@ CALLS = {
     "xray.projection.transmission": Entry(lambda: C(vec(4, 0.0, 3.0), 1.0)),
 }
 
+def calls_beside_their_tests() -> dict[str, Entry]:
+    """The valid calls that test modules declare themselves, as ``BAD_INPUT_CALLS``.
+
+    Parts II to IV keep the valid call of each public function in the test module of its
+    ``medlib`` module (``tests/medlib/prep/test_n4.py`` holds those of ``medlib.prep.n4``), beside
+    the function's other tests; this table and theirs must not name the same function twice.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    here = Path(__file__).resolve()
+    found: dict[str, Entry] = {}
+    for path in sorted(here.parent.rglob("test_*.py")):
+        if path == here or "BAD_INPUT_CALLS" not in path.read_text(encoding="utf-8"):
+            continue
+        name = "_bad_input_calls_" + "_".join(path.relative_to(here.parent).with_suffix("").parts)
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except ImportError as exc:  # a torch test module on a machine without PyTorch
+            if "torch" in str(exc).lower() or getattr(exc, "name", None) == "torch":
+                continue
+            raise
+        twice = sorted(set(found) & set(module.BAD_INPUT_CALLS))
+        assert not twice, f"{path.name} declares valid calls declared elsewhere: {twice}"
+        found.update(module.BAD_INPUT_CALLS)
+    return found
+
+
+_BESIDE = calls_beside_their_tests()
+assert not set(_BESIDE) & set(CALLS), sorted(set(_BESIDE) & set(CALLS))
+CALLS.update(_BESIDE)
+
 
 # ---------------------------------------------------------------------------------------------
 # Known defects: (function, argument, mutation) -> issue 11's group number, or "new: ..."
@@ -698,7 +732,8 @@ API = public_api()
 def test_every_public_function_has_a_valid_call():
     missing = sorted(set(API) - set(CALLS))
     assert not missing, (
-        "public functions without a valid call in CALLS (tests/medlib/test_argument_checks.py): "
+        "public functions without a valid call in CALLS (tests/medlib/test_argument_checks.py) or "
+        "in BAD_INPUT_CALLS of their test module: "
         + ", ".join(missing))
 
 
