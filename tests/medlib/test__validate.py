@@ -79,3 +79,14 @@ def test_as_size_bounds_the_elements_with_python_ints():
     with pytest.raises(ValueError, match="^shape asks for an array"):
         check_size((2**32, 2**32), "shape")
     check_size((2**14, 2**14), "shape")
+
+
+def test_real_refuses_complex_even_when_the_dtype_is_kept():
+    z = np.array([1.0 + 2.0j, 0.0])
+    with pytest.raises(TypeError, match="labels must be real"):
+        as_array(z, "labels", dtype=None, real=True)
+    assert as_array(z, "kspace", dtype=None).dtype == np.complex128  # real=False keeps it
+    ints = np.array([1, 2])
+    assert as_array(ints, "labels", dtype=None, real=True).dtype == ints.dtype
+    with pytest.raises(TypeError, match="mask must be real"):
+        as_mask(np.array([1.0 + 0.0j, 0.0]), "mask")
