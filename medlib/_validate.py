@@ -218,6 +218,30 @@ def check_size(shape, name: str, *, max_elements: int = MAX_ELEMENTS) -> None:
                          "(2 GiB of float64)")
 
 
+def as_shape(value, name: str, *, ndim: int | None = None, low: int = 1,
+             max_elements: int = MAX_ELEMENTS) -> tuple[int, ...]:
+    """Return ``value`` as the shape of a result: a tuple of ints >= ``low``.
+
+    A sequence of ``ndim`` integers (any number when ``ndim`` is None, at least one) whose
+    product is at most ``max_elements``, checked with Python ints before anything is allocated.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a sequence of integers (None, a string, a scalar, 2.5).
+    ValueError
+        If it has the wrong number of entries, an entry below ``low``, or too many elements.
+    """
+    want = "a sequence of integers" if ndim is None else f"a sequence of {ndim} integers"
+    if isinstance(value, (str, bytes)) or np.ndim(value) != 1:
+        raise TypeError(f"{name} must be {want}, got {value!r}")
+    shape = tuple(as_int(v, name, low=low) for v in value)
+    if (ndim is None and not shape) or (ndim is not None and len(shape) != ndim):
+        raise ValueError(f"{name} must be {want}, got {len(shape)} entries: {shape}")
+    check_size(shape, name, max_elements=max_elements)
+    return shape
+
+
 def as_mask(value, name: str) -> np.ndarray:
     """Return ``value`` as a boolean mask: a bool array, or numbers that are all 0 or 1.
 
