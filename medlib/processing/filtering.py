@@ -43,8 +43,10 @@ def _radius(sigma: float, truncate, ndim: int = 1) -> int:
     """R = int(truncate * sigma + 0.5), scipy.ndimage's rule, for a kernel of (2R+1)^ndim taps
     of at most MAX_ELEMENTS (checked in floats first: 1e300 * 4 must not reach int())."""
     t = as_scalar(truncate, "truncate", low=0.0, low_inclusive=False)
-    radius = t * sigma + 0.5                                    # a float, possibly inf
-    if not (2 * radius + 1) ** ndim <= MAX_ELEMENTS:
+    with np.errstate(over="ignore"):
+        radius = np.float64(t) * sigma + 0.5                    # may overflow to inf
+        taps = (2 * radius + 1) ** ndim                         # inf, not an OverflowError
+    if not taps <= MAX_ELEMENTS:
         raise ValueError(f"sigma={sigma} and truncate={t} give a kernel radius "
                          f"R = int(truncate * sigma + 0.5) of {radius:.3g} pixels: (2R+1)^{ndim} "
                          f"taps exceed the limit of {MAX_ELEMENTS} (is sigma in pixels?)")

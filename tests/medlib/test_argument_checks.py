@@ -586,14 +586,6 @@ NEW_NPS_BINS = ("new: noise_power_spectrum with more radial bins than the ROI ho
                 "for the empty bins")
 
 KNOWN_DEFECTS: dict[tuple[str, str, str], str] = {
-    ("ct.radon.radon_ellipses", "ellipses", "huge"): NEW_NAN,
-    ("ct.radon.radon_ellipses", "ellipses", "tiny"): NEW_NAN,
-    ("geometry.slice_geometry", "image_positions", "bool"): NEW_SLICE_GEOMETRY,
-    ("geometry.slice_geometry", "image_positions", "huge"): NEW_SLICE_GEOMETRY,
-    ("geometry.slice_geometry", "image_positions", "tiny"): NEW_SLICE_GEOMETRY,
-    ("geometry.transpose_affine", "axes", "fraction"): NEW_TRANSPOSE_AXES,
-    ("geometry.transpose_affine", "axes", "nan"): NEW_TRANSPOSE_AXES,
-    ("geometry.transpose_affine", "axes", "string"): NEW_TRANSPOSE_AXES,
     ("mri.bloch.free_precession", "m", "none"): NEW_NONE_M,
     ("nn.networks.tiny_segmenter", "channels", "huge"): NEW_HUGE_INT,
     ("nn.toy_tasks.lesion_task", "lesions_per_image", "huge"): NEW_HUGE_FLOAT,
@@ -610,10 +602,6 @@ KNOWN_DEFECTS: dict[tuple[str, str, str], str] = {
     ("nn.training.train", "model", "none"): NEW_NN_ARGS,
     ("nn.training.train", "model", "string"): NEW_NN_ARGS,
     ("nn.training.train", "steps", "huge"): NEW_HUGE_INT,
-    ("pet.mlem_osem.mlem", "n_iter", "huge"): NEW_HUGE_INT,
-    ("pet.mlem_osem.osem", "n_iter", "huge"): NEW_HUGE_INT,
-    ("processing.filtering.gaussian_kernel_2d", "sigma", "huge"): NEW_HUGE_FLOAT,
-    ("processing.filtering.gaussian_kernel_2d", "truncate", "huge"): NEW_HUGE_FLOAT,
 }
 
 # ---------------------------------------------------------------------------------------------

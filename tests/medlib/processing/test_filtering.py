@@ -274,6 +274,8 @@ HUGE_KERNEL_CALLS = [
     (filtering.gaussian_kernel_1d, (1.0,), {"truncate": 1e300}, ValueError, "truncate=1e\\+300"),
     (filtering.gaussian_kernel_1d, (1e300,), {"truncate": 1e300}, ValueError, "^sigma"),
     (filtering.gaussian_kernel_2d, (1e5,), {}, ValueError, r"\(2R\+1\)\^2"),  # 2R+1 < 2**28
+    (filtering.gaussian_kernel_2d, (1e300,), {}, ValueError, "^sigma"),
+    (filtering.gaussian_kernel_2d, (1.0,), {"truncate": 1e300}, ValueError, "truncate"),
     (filtering.gaussian_filter, (np.ones((4, 4)), 1e300), {}, ValueError, "^sigma"),
     (filtering.unsharp_mask, (np.ones((4, 4)), 1.0, 1.0), {"truncate": 1e300}, ValueError,
      "truncate"),
