@@ -133,7 +133,8 @@ def kspace_forward(image, spacing_mm=1.0) -> np.ndarray:
     Raises
     ------
     ValueError
-        If the image is empty or not finite, or the spacing is wrong.
+        If the image is empty or not finite, or the spacing is wrong (not positive, the wrong
+        length, or a pixel area that float64 cannot hold).
 
     Notes
     -----
@@ -172,7 +173,8 @@ def kspace_inverse(kspace, spacing_mm=1.0) -> np.ndarray:
     Raises
     ------
     ValueError
-        If the array is empty or not finite, or the spacing is wrong.
+        If the array is empty or not finite, or the spacing is wrong (not positive, the wrong
+        length, or a pixel area that float64 cannot hold).
 
     Notes
     -----
@@ -219,13 +221,15 @@ def regular_mask(shape, acceleration: int, *, axis: int = 0, center_lines: int =
     shape : tuple of int
         Shape of the centred k-space.
     acceleration : int
-        R >= 1: the fraction 1/R of the lines is kept outside the centre.
+        R in [1, N]: the fraction 1/R of the lines is kept outside the centre (as
+        :func:`random_mask`, a larger R is refused).
     axis : int, optional
         The phase-encoding axis (default 0, the rows).
     center_lines : int, optional
         Number of central lines always kept (autocalibration region), default 0.
     offset : int, optional
-        Keep lines with (m - N // 2 - offset) divisible by R (default 0: the k = 0 line is kept).
+        Keep lines with (m - N // 2 - offset) divisible by R (default 0: the k = 0 line is kept);
+        only ``offset mod R`` matters.
 
     Returns
     -------

@@ -56,9 +56,10 @@ def _gauss_exponent(center_frequency_hz: float, fractional_bandwidth: float,
     # The spectrum exp(-pi^2 (f - fc)^2 / a) falls to `ref` at f - fc = bw fc / 2. ln(ref) is
     # ref_db ln(10) / 20, taken directly: 10 ** (-1e-17 / 20) rounds to 1, whose log is 0.
     log_ref = ref_db * np.log(10.0) / 20.0
-    with np.errstate(over="ignore", divide="ignore"):           # NumPy floats: inf, not the
-        return float(-((np.pi * np.float64(fc) * bw) ** 2) / (4.0 * log_ref))  # OverflowError
-        # of Python floats; +inf is a delta envelope
+    # In NumPy floats, a huge fc * bw overflows to +inf (a delta envelope) instead of raising
+    # the OverflowError of Python floats.
+    with np.errstate(over="ignore", divide="ignore"):
+        return float(-((np.pi * np.float64(fc) * bw) ** 2) / (4.0 * log_ref))
 
 
 def gaussian_pulse_envelope(t_s, center_frequency_hz: float, fractional_bandwidth: float = 0.6,
