@@ -24,6 +24,7 @@ def as_array(
     high: float | None = None,
     low_inclusive: bool = True,
     high_inclusive: bool = True,
+    real: bool = False,
 ) -> np.ndarray:
     """Return ``value`` as an array of ``dtype`` after checking it.
 
@@ -46,6 +47,10 @@ def as_array(
     low, high : float, optional
         Bounds every element must respect (NaN never does); ``low_inclusive`` and
         ``high_inclusive`` say whether equality is allowed (default True).
+    real : bool, optional
+        Refuse complex input even when ``dtype=None`` keeps the input's dtype (labels, masks,
+        grey levels: integer-valued data that has no imaginary part). A real ``dtype`` always
+        refuses complex input.
 
     Returns
     -------
@@ -55,7 +60,8 @@ def as_array(
     Raises
     ------
     TypeError
-        If ``value`` cannot be converted to a numeric array.
+        If ``value`` cannot be converted to a numeric array, or is complex where a real array
+        is required.
     ValueError
         If the dimensions, shape, size or finiteness are wrong, or an element lies outside
         ``[low, high]``.
@@ -68,6 +74,8 @@ def as_array(
         raise TypeError(f"{name} must be a numeric array: {exc}") from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if real and np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must be real-valued, got dtype {arr.dtype}")
     if dtype is not None:
         if np.issubdtype(arr.dtype, np.complexfloating) and not np.issubdtype(
             np.dtype(dtype), np.complexfloating
@@ -210,6 +218,30 @@ def check_size(shape, name: str, *, max_elements: int = MAX_ELEMENTS) -> None:
                          "(2 GiB of float64)")
 
 
+def as_shape(value, name: str, *, ndim: int | None = None, low: int = 1,
+             max_elements: int = MAX_ELEMENTS) -> tuple[int, ...]:
+    """Return ``value`` as the shape of a result: a tuple of ints >= ``low``.
+
+    A sequence of ``ndim`` integers (any number when ``ndim`` is None, at least one) whose
+    product is at most ``max_elements``, checked with Python ints before anything is allocated.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a sequence of integers (None, a string, a scalar, 2.5).
+    ValueError
+        If it has the wrong number of entries, an entry below ``low``, or too many elements.
+    """
+    want = "a sequence of integers" if ndim is None else f"a sequence of {ndim} integers"
+    if isinstance(value, (str, bytes)) or np.ndim(value) != 1:
+        raise TypeError(f"{name} must be {want}, got {value!r}")
+    shape = tuple(as_int(v, name, low=low) for v in value)
+    if (ndim is None and not shape) or (ndim is not None and len(shape) != ndim):
+        raise ValueError(f"{name} must be {want}, got {len(shape)} entries: {shape}")
+    check_size(shape, name, max_elements=max_elements)
+    return shape
+
+
 def as_mask(value, name: str) -> np.ndarray:
     """Return ``value`` as a boolean mask: a bool array, or numbers that are all 0 or 1.
 
@@ -222,7 +254,7 @@ def as_mask(value, name: str) -> np.ndarray:
     ValueError
         If it is empty, holds NaN or infinity, or a value other than 0 and 1.
     """
-    a = as_array(value, name, dtype=None)
+    a = as_array(value, name, dtype=None, real=True)
     if a.dtype == bool:
         return a
     if np.count_nonzero((a == 0) | (a == 1)) != a.size:

@@ -235,8 +235,8 @@ def slice_geometry(image_positions, image_orientation, *, rtol: float = 0.01):
     steps = np.diff(pos[order], axis=0)
     gaps = np.diff(along[order])
     if np.any(gaps <= 1e-6):
-        raise ValueError("two slices share the same position along the normal: "
-                         "the series has duplicates or mixes acquisitions")
+        raise ValueError("image_positions holds two slices at the same position along the "
+                         "normal: the series has duplicates or mixes acquisitions")
     if np.max(np.abs(gaps - gaps.mean())) > rtol * gaps.mean():
         raise ValueError(f"slice spacing is not uniform (steps {np.round(gaps, 4).tolist()} mm); "
                          "a single affine cannot describe this series")
@@ -260,6 +260,9 @@ def transpose_affine(affine, axes) -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        If ``axes`` is not a sequence of integers (2.5, NaN and strings are refused, not
+        truncated).
     ValueError
         If ``axes`` is not a permutation of ``range(d)``.
 
@@ -271,10 +274,9 @@ def transpose_affine(affine, axes) -> np.ndarray:
     """
     m = _as_homogeneous(affine)
     d = m.shape[0] - 1
-    try:
-        perm = [int(a) for a in axes]
-    except TypeError:
-        raise ValueError(f"axes must be a permutation of {list(range(d))}, got {axes!r}") from None
+    if isinstance(axes, (str, bytes)) or np.ndim(axes) != 1:
+        raise TypeError(f"axes must be a permutation of {list(range(d))}, got {axes!r}")
+    perm = [as_int(a, "axes") for a in axes]            # 2.5, NaN and '1' are refused
     if sorted(perm) != list(range(d)):
         raise ValueError(f"axes must be a permutation of {list(range(d))}, got {perm}")
     return m[:, perm + [d]].copy()

@@ -65,13 +65,19 @@ def add_gaussian_noise(image, sigma: float, rng) -> np.ndarray:
     return x + noise
 
 
+# NumPy's Poisson sampler refuses a mean above about 9.2e18 ("lam value too large"); a count
+# that large has a relative noise of 1e-9, so a mean above 1e18 is refused by name instead.
+_MAX_POISSON_MEAN = 1e18
+
+
 def poisson_noise(expected, rng) -> np.ndarray:
     """Draw photon counts y ~ Poisson(x) independently per detector element or pixel.
 
     Parameters
     ----------
     expected : array_like
-        Expected counts x >= 0 (the Poisson mean lambda).
+        Expected counts x in [0, 1e18] (the Poisson mean lambda; NumPy's sampler stops near
+        9.2e18, and a count of 1e18 has a relative noise of 1e-9).
     rng : numpy.random.Generator or int
         Source of randomness.
 
@@ -84,7 +90,7 @@ def poisson_noise(expected, rng) -> np.ndarray:
     Raises
     ------
     ValueError
-        If any expected count is negative or not finite.
+        If any expected count is negative, above 1e18 or not finite.
 
     Notes
     -----
@@ -94,6 +100,7 @@ def poisson_noise(expected, rng) -> np.ndarray:
     lam = as_array(expected, "expected")
     if np.any(lam < 0):
         raise ValueError("expected counts must be >= 0")
+    as_array(lam, "expected", high=_MAX_POISSON_MEAN)
     return np.asarray(as_rng(rng).poisson(lam), dtype=np.float64)   # poisson() of 0-d is an int
 
 
@@ -202,9 +209,13 @@ def rician_mean(nu, sigma: float) -> np.ndarray:
     """
     v = as_array(nu, "nu", low=0)
     s = as_scalar(sigma, "sigma", low=0.0, low_inclusive=False)
-    half = v**2 / (4 * s**2)  # = -x/2 with x = -nu^2 / (2 sigma^2)
-    laguerre = (1 + 2 * half) * special.i0e(half) + 2 * half * special.i1e(half)
-    return s * np.sqrt(np.pi / 2) * laguerre
+    with np.errstate(over="ignore", invalid="ignore"):
+        half = (v / (2 * s)) ** 2  # = -x/2 with x = -nu^2 / (2 sigma^2); no s**2 overflow
+        laguerre = (1 + 2 * half) * special.i0e(half) + 2 * half * special.i1e(half)
+        exact = s * np.sqrt(np.pi / 2) * laguerre
+    # beyond an SNR of 2e6 the asymptote sqrt(nu^2 + sigma^2) agrees to (sigma/nu)^4 ~ 1e-25,
+    # and it stays finite where half overflows (inf * 0 in the Bessel terms would be NaN)
+    return np.where(half > 1e12, np.hypot(v, s), exact)[()]
 
 
 def sigma_from_background(background) -> float:
@@ -303,8 +314,8 @@ def noise_power_spectrum(rois, spacing_mm=1.0, *, n_bins: int | None = None):
         Mean radial frequency |f| of the samples in each bin, in cycles/mm (bin 0 holds
         only f = 0 when ``n_bins`` is the default).
     nps : numpy.ndarray, shape (n_bins,)
-        Radially averaged NPS in (image units)^2 mm^2 (NaN for a bin that no frequency sample
-        falls in, possible with a large ``n_bins``).
+        Radially averaged NPS in (image units)^2 mm^2. Every bin holds at least one frequency
+        sample (more bins than the ROI's frequency grid fills are refused).
     nps_2d : numpy.ndarray, shape (ny, nx)
         The 2D NPS, ``numpy.fft.fftshift``-ed: zero frequency at [ny // 2, nx // 2], the
         frequencies along each axis are ``fftshift(fftfreq(n, spacing))``.
@@ -313,7 +324,8 @@ def noise_power_spectrum(rois, spacing_mm=1.0, *, n_bins: int | None = None):
     ------
     ValueError
         If ``rois`` is not 2D or 3D, has fewer than 2 pixels along an axis, or is not finite;
-        if a spacing is not positive or ``n_bins`` < 1.
+        if a spacing is not positive or its pixel area or Nyquist frequency overflows; if
+        ``n_bins`` < 1, or so large that a radial bin would hold no frequency sample.
     TypeError
         If ``rois`` is not numeric or real, or ``n_bins`` is not an integer.
 
@@ -351,6 +363,12 @@ def noise_power_spectrum(rois, spacing_mm=1.0, *, n_bins: int | None = None):
     if np.any(spacing <= 0):
         raise ValueError(f"spacing_mm must be > 0, got {tuple(spacing)}")
     dy, dx = (float(v) for v in spacing)
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        area, finest = dy * dx, 1 / (2 * min(dy, dx))
+    if not (0.0 < area < np.inf and finest < np.inf):
+        raise ValueError(f"spacing_mm={[dy, dx]} gives a pixel area of {area} mm^2 and a "
+                         f"Nyquist frequency of {finest} cycles/mm, which float64 cannot hold "
+                         "(is the spacing in mm?)")
 
     detrended = x - x.mean(axis=(1, 2), keepdims=True)
     power = np.abs(np.fft.fft2(detrended)) ** 2
@@ -365,11 +383,16 @@ def noise_power_spectrum(rois, spacing_mm=1.0, *, n_bins: int | None = None):
         bins = int(np.floor(nyquist / step + 1e-9)) + 1
         index = np.round(radius / step).astype(int)
     else:
-        bins = as_int(n_bins, "n_bins", low=1)
+        bins = as_int(n_bins, "n_bins", low=1, high=ny * nx)   # each sample fills one bin
         index = np.floor(radius / nyquist * bins).astype(int)
         index[np.isclose(radius, nyquist)] = bins - 1     # the Nyquist circle joins the last bin
     inside = index < bins
     counts = np.bincount(index[inside], minlength=bins)
+    if not counts.all():
+        raise ValueError(f"n_bins={bins} is more radial bins than the {ny} x {nx} ROI fills: "
+                         f"bin {int(np.argmin(counts > 0))} holds no frequency sample (the "
+                         f"default n_bins, {int(np.floor(nyquist / step + 1e-9)) + 1}, puts one "
+                         "frequency step in each bin)")
     with np.errstate(invalid="ignore"):
         nps = np.bincount(index[inside], nps_2d[inside], minlength=bins) / counts
         freqs = np.bincount(index[inside], radius[inside], minlength=bins) / counts

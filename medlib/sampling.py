@@ -12,7 +12,16 @@ import itertools
 import numpy as np
 from scipy import ndimage
 
-from ._validate import as_array, as_array_and_coords, as_axis, as_choice, as_int, as_scalar
+from ._validate import (
+    MAX_ELEMENTS,
+    as_array,
+    as_array_and_coords,
+    as_axis,
+    as_choice,
+    as_int,
+    as_scalar,
+    check_size,
+)
 
 __all__ = [
     "antialias_downsample",
@@ -254,7 +263,8 @@ def antialias_downsample(x, factor: int, *, sigma: float | None = None, axis=Non
     Raises
     ------
     ValueError
-        If ``factor`` < 1, ``sigma`` < 0 or ``x`` is not finite.
+        If ``factor`` < 1, ``sigma`` < 0 or so large that the kernel exceeds 2**28 taps, or
+        ``x`` is not finite.
 
     Notes
     -----
@@ -264,6 +274,9 @@ def antialias_downsample(x, factor: int, *, sigma: float | None = None, axis=Non
     arr = as_array(x, "x")
     n = as_int(factor, "factor", low=1)
     s = (n - 1) / 2 if sigma is None else as_scalar(sigma, "sigma", low=0.0)
+    if 2 * (4.0 * s + 0.5) + 1 > MAX_ELEMENTS:          # SciPy's kernel: radius int(4 s + 0.5)
+        raise ValueError(f"sigma={s} asks for a Gaussian kernel of about {8 * s:.3g} taps, more "
+                         f"than the limit of {MAX_ELEMENTS} (is sigma in samples?)")
     axes = _axes(arr, axis)
     sigmas = [s if a in axes else 0.0 for a in range(arr.ndim)]
     smooth = ndimage.gaussian_filter(arr, sigmas, mode="mirror") if s > 0 else arr
@@ -291,7 +304,8 @@ def upsample(x, factor: int, *, axis=None) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``factor`` < 1, or ``x`` is empty or not finite.
+        If ``factor`` < 1 or so large that the result exceeds 2**28 elements, or ``x`` is empty
+        or not finite.
 
     Notes
     -----
@@ -302,6 +316,7 @@ def upsample(x, factor: int, *, axis=None) -> np.ndarray:
     n = as_int(factor, "factor", low=1)
     axes = _axes(arr, axis)
     shape = tuple(s * n if a in axes else s for a, s in enumerate(arr.shape))
+    check_size(shape, "factor")                         # Python ints: 2**63 does not wrap
     out = np.zeros(shape, dtype=arr.dtype)
     out[tuple(slice(None, None, n) if a in axes else slice(None) for a in range(arr.ndim))] = arr
     return out
@@ -323,7 +338,7 @@ def triangle_kernel(factor: int) -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``factor`` < 1.
+        If ``factor`` < 1 or the kernel would exceed 2**28 taps.
 
     Notes
     -----
@@ -331,6 +346,7 @@ def triangle_kernel(factor: int) -> np.ndarray:
     linear interpolation between the original samples.
     """
     n = as_int(factor, "factor", low=1)
+    check_size((2 * n - 1,), "factor")
     k = np.arange(-(n - 1), n)
     return 1.0 - np.abs(k) / n
 

@@ -342,8 +342,11 @@ def radon_ellipses(ellipses, theta, n: int) -> np.ndarray:
     out = np.zeros((size, th.size))
     for value, a, b, x0, y0, angle in table:
         alpha = np.deg2rad(angle)
-        tau = t - ((x0 - xc) * cos + (y0 - yc) * sin)
-        s2 = a**2 * np.cos(th - alpha) ** 2 + b**2 * np.sin(th - alpha) ** 2
-        inside = np.clip(s2[None, :] - tau**2, 0.0, None)
-        out += 2 * value * a * b * np.sqrt(inside) / s2[None, :]
+        with np.errstate(over="ignore", invalid="ignore"):
+            tau = t - ((x0 - xc) * cos + (y0 - yc) * sin)
+            # 2 rho a b sqrt(s^2 - tau^2) / s^2 = 2 rho (a / s) b sqrt(1 - (tau / s)^2), with
+            # s = hypot(a cos, b sin): no a^2 or a b that overflows (or underflows to 0 / 0)
+            s = np.hypot(a * np.cos(th - alpha), b * np.sin(th - alpha))[None, :]
+            chord = np.sqrt(np.clip(1.0 - (tau / s) ** 2, 0.0, None))
+            out += np.where(chord > 0, 2 * value * (a / s) * b * chord, 0.0)
     return out / pix

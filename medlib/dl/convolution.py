@@ -18,7 +18,7 @@ import itertools
 
 import numpy as np
 
-from .._validate import as_array, as_bool, as_int
+from .._validate import as_array, as_bool, as_int, check_size
 
 __all__ = ["conv2d", "conv3d", "conv_layer", "output_size"]
 
@@ -107,7 +107,8 @@ def conv_layer(x, weight, bias=None, *, stride=1, padding=0, dilation=1) -> np.n
     ------
     ValueError
         On inconsistent shapes (channels, dimensions, bias), out-of-range stride, padding or
-        dilation, or a dilated kernel larger than the padded input.
+        dilation, a dilated kernel larger than the padded input, or a padded input of more than
+        2**28 elements.
     TypeError
         If stride, padding or dilation are not integers.
 
@@ -126,8 +127,8 @@ def conv_layer(x, weight, bias=None, *, stride=1, padding=0, dilation=1) -> np.n
                          f"{xa.shape}")
     d = xa.ndim - 2
     if w.ndim != xa.ndim:
-        raise ValueError(f"weight must have shape (C_out, C_in, *kernel) with {d} kernel axes, "
-                         f"got {w.shape}")
+        raise ValueError(f"weight must have shape (C_out, C_in, *kernel) with {d} kernel axes "
+                         f"for x of shape {xa.shape} ({d} spatial axes), got {w.shape}")
     if w.shape[1] != xa.shape[1]:
         raise ValueError(f"weight expects {w.shape[1]} input channels (weight.shape[1]) but x "
                          f"has {xa.shape[1]} (x.shape[1])")
@@ -137,6 +138,7 @@ def conv_layer(x, weight, bias=None, *, stride=1, padding=0, dilation=1) -> np.n
     pads = _per_axis(padding, "padding", d, 0)
     dils = _per_axis(dilation, "dilation", d, 1)
     ksize = w.shape[2:]
+    check_size(xa.shape[:2] + tuple(n + 2 * p for n, p in zip(xa.shape[2:], pads)), "padding")
     out_shape = tuple(output_size(n, k, stride=s, padding=p, dilation=dl)
                       for n, k, s, p, dl in zip(xa.shape[2:], ksize, strides, pads, dils))
     xp = np.pad(xa, [(0, 0), (0, 0)] + [(p, p) for p in pads])

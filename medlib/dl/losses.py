@@ -359,7 +359,7 @@ def log_softmax(logits, *, axis: int = 1) -> np.ndarray:
 
 def _class_target(z: np.ndarray, target, axis: int) -> np.ndarray:
     """One-hot (or probability) target with the shape of ``z``."""
-    t = as_array(target, "target", dtype=None)
+    t = as_array(target, "target", dtype=None, real=True)
     n_classes = z.shape[axis]
     if t.shape == z.shape:
         t = t.astype(np.float64)
@@ -368,8 +368,9 @@ def _class_target(z: np.ndarray, target, axis: int) -> np.ndarray:
         return t
     expected = z.shape[:axis] + z.shape[axis + 1:]
     if t.shape != expected:
-        raise ValueError(f"target must hold class indices of shape {expected} or class "
-                         f"probabilities of shape {z.shape}, got {t.shape}")
+        raise ValueError(f"target of shape {t.shape} does not fit logits of shape {z.shape} "
+                         f"(classes along axis {axis}): target must hold class indices of shape "
+                         f"{expected} or class probabilities of shape {z.shape}")
     if not (t.dtype == bool or np.issubdtype(t.dtype, np.integer) or np.all(t == np.floor(t))):
         raise ValueError("target class indices must be integers")
     labels = t.astype(np.int64)

@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import as_array, as_int, as_scalar
+from .._validate import as_array, as_scalar, as_size, check_size
 
 __all__ = [
     "ConfusionCounts",
@@ -57,13 +57,15 @@ class ConfusionCounts(NamedTuple):
 
 
 def _labels(value, name: str) -> np.ndarray:
-    a = as_array(value, name, dtype=None)
+    a = as_array(value, name, dtype=None, real=True)
     if a.dtype == bool:
         return a.astype(np.int64)
     if not np.issubdtype(a.dtype, np.integer):
         if not np.all(a == np.floor(a)):
             raise ValueError(f"{name} must hold integer class labels, got non-integer values "
                              "(threshold probabilities first)")
+        if a.max() >= 2 ** 53:      # beyond this, floats are not exact integers (nor int64s)
+            raise ValueError(f"{name} must hold class labels below 2**53, got {a.max()}")
     if a.min() < 0:
         raise ValueError(f"{name} must hold non-negative class labels, got {a.min()}")
     return a.astype(np.int64)
@@ -71,7 +73,7 @@ def _labels(value, name: str) -> np.ndarray:
 
 def _binary_mask(value, name: str) -> np.ndarray:
     """``value`` as a boolean mask, without int64 copies (bool input is used as it is)."""
-    a = as_array(value, name, dtype=None)
+    a = as_array(value, name, dtype=None, real=True)
     if a.dtype == bool:
         return a
     if np.count_nonzero((a == 0) | (a == 1)) != a.size:     # boolean temporaries only
@@ -134,7 +136,11 @@ def confusion_matrix(prediction, target, *, n_classes: int | None = None) -> np.
         raise ValueError(f"prediction and target must have the same shape, got {p.shape} and "
                          f"{t.shape}")
     largest = int(max(p.max(), t.max()))
-    c = max(largest + 1, 2) if n_classes is None else as_int(n_classes, "n_classes", low=1)
+    if n_classes is None:
+        c = max(largest + 1, 2)
+        check_size((c, c), f"the largest label of prediction and target ({largest})")
+    else:
+        c = as_size(n_classes, "n_classes", low=1, ndim=2)     # the matrix is n_classes**2
     if largest >= c:
         raise ValueError(f"labels must be < n_classes = {c}, got label {largest}")
     return np.bincount((t * c + p).ravel(), minlength=c * c).reshape(c, c)

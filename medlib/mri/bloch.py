@@ -217,7 +217,9 @@ def free_precession(m, duration_ms: float, t1_ms, t2_ms, *, m0=1.0,
     Parameters
     ----------
     m : array_like, shape (3,) or (3, n)
-        Magnetisation (Mx, My, Mz) before the step.
+        Magnetisation (Mx, My, Mz) before the step. Required: unlike ``bloch_simulate``'s
+        optional ``m_init``, ``None`` is refused (a step from equilibrium is written
+        ``m=[0, 0, m0]``; a None here is usually a value some earlier code forgot to return).
     duration_ms : float
         Step length tau >= 0 in ms.
     t1_ms, t2_ms : float or array_like, shape (n,)
@@ -234,6 +236,8 @@ def free_precession(m, duration_ms: float, t1_ms, t2_ms, *, m0=1.0,
 
     Raises
     ------
+    TypeError
+        If ``m`` is None or not numeric.
     ValueError
         On negative or NaN times, mismatched lengths, or a malformed ``m``.
 
@@ -246,6 +250,9 @@ def free_precession(m, duration_ms: float, t1_ms, t2_ms, *, m0=1.0,
     ``mri.bloch`` over the step (rotation about z and relaxation commute), so steps of any length
     introduce no discretisation error.
     """
+    if m is None:
+        raise TypeError("m must be a magnetisation of shape (3,) or (3, n), got None (for a "
+                        "step from equilibrium pass m=[0, 0, m0])")
     tau = as_scalar(duration_ms, "duration_ms", low=0.0)
     t1, t2, mm0, df = _isochromat_parameters(t1_ms, t2_ms, m0, off_resonance_hz)
     mag = _initial_magnetisation(m, t1.size, mm0, name="m")

@@ -50,6 +50,11 @@ def _spacing(spacing_mm, ndim: int) -> np.ndarray:
         raise ValueError(f"spacing_mm must be a scalar or have {ndim} values, got {sp.size}")
     if np.any(sp <= 0):
         raise ValueError("spacing_mm must be > 0")
+    with np.errstate(over="ignore", under="ignore"):
+        measure = float(np.prod(sp))
+    if not 0.0 < measure < np.inf:  # the pixel area scales S (and 1 / area scales rho)
+        raise ValueError(f"spacing_mm={sp.tolist()} gives a pixel measure (product of the "
+                         f"spacings) of {measure} mm^{ndim}, which float64 cannot represent")
     return sp
 
 
@@ -128,7 +133,8 @@ def kspace_forward(image, spacing_mm=1.0) -> np.ndarray:
     Raises
     ------
     ValueError
-        If the image is empty or not finite, or the spacing is wrong.
+        If the image is empty or not finite, or the spacing is wrong (not positive, the wrong
+        length, or a pixel area that float64 cannot hold).
 
     Notes
     -----
@@ -167,7 +173,8 @@ def kspace_inverse(kspace, spacing_mm=1.0) -> np.ndarray:
     Raises
     ------
     ValueError
-        If the array is empty or not finite, or the spacing is wrong.
+        If the array is empty or not finite, or the spacing is wrong (not positive, the wrong
+        length, or a pixel area that float64 cannot hold).
 
     Notes
     -----
@@ -189,6 +196,8 @@ def kspace_inverse(kspace, spacing_mm=1.0) -> np.ndarray:
 def _line_axis(shape, axis) -> tuple[tuple[int, ...], int]:
     if isinstance(shape, (int, np.integer)):
         shape = (int(shape),)
+    if isinstance(shape, (str, bytes)) or np.ndim(shape) != 1:
+        raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}")
     shp = tuple(as_int(s, "shape", low=1) for s in shape)
     if not shp:
         raise ValueError("shape must have at least one dimension")
@@ -212,13 +221,15 @@ def regular_mask(shape, acceleration: int, *, axis: int = 0, center_lines: int =
     shape : tuple of int
         Shape of the centred k-space.
     acceleration : int
-        R >= 1: the fraction 1/R of the lines is kept outside the centre.
+        R in [1, N]: the fraction 1/R of the lines is kept outside the centre (as
+        :func:`random_mask`, a larger R is refused).
     axis : int, optional
         The phase-encoding axis (default 0, the rows).
     center_lines : int, optional
         Number of central lines always kept (autocalibration region), default 0.
     offset : int, optional
-        Keep lines with (m - N // 2 - offset) divisible by R (default 0: the k = 0 line is kept).
+        Keep lines with (m - N // 2 - offset) divisible by R (default 0: the k = 0 line is kept);
+        only ``offset mod R`` matters.
 
     Returns
     -------
@@ -228,7 +239,8 @@ def regular_mask(shape, acceleration: int, *, axis: int = 0, center_lines: int =
     Raises
     ------
     ValueError
-        On a non-positive acceleration, too many centre lines or a bad axis.
+        On an acceleration below 1 or above the number of lines, too many centre lines or a
+        bad axis.
 
     Notes
     -----
@@ -237,10 +249,13 @@ def regular_mask(shape, acceleration: int, *, axis: int = 0, center_lines: int =
     shifted by multiples of N/R along ``axis`` (with phases when ``offset`` is not 0).
     """
     shp, ax = _line_axis(shape, axis)
-    r = as_int(acceleration, "acceleration", low=1)
     n = shp[ax]
+    r = as_int(acceleration, "acceleration", low=1)
+    if r > n:
+        raise ValueError(f"acceleration must be at most the {n} lines along axis {ax} (at least "
+                         f"one line is kept), got {r}")
     c = as_int(center_lines, "center_lines", low=0, high=n)
-    off = as_int(offset, "offset")
+    off = as_int(offset, "offset") % r                # Python int: any offset, no overflow
     m = np.arange(n) - n // 2
     keep = (m - off) % r == 0
     keep[n // 2 - c // 2: n // 2 - c // 2 + c] = True
@@ -350,15 +365,27 @@ def _centred_slices(old, new):
     return tuple(src), tuple(dst)
 
 
-def _shape_arg(shape, ndim: int, name: str = "shape") -> tuple[int, ...]:
-    """A size per axis (one int for all axes) as a tuple of ints, named ``name`` in errors."""
+def _kspace(kspace, dtype=None) -> np.ndarray:
+    """``kspace`` as an array of at least one dimension (named ``kspace`` in errors)."""
+    s = as_array(kspace, "kspace", dtype=dtype)
+    if s.ndim == 0:
+        raise ValueError("kspace must be an array of k-space samples, got a scalar")
+    return s
+
+
+def _shape_arg(shape, s: np.ndarray, name: str = "shape") -> tuple[int, ...]:
+    """A size per axis of the k-space ``s`` (one int for all axes) as a tuple of ints, named
+    ``name`` in errors."""
+    ndim = s.ndim
     if isinstance(shape, (int, np.integer)) and not isinstance(shape, (bool, np.bool_)):
         shape = (shape,) * ndim
     if isinstance(shape, (str, bytes)) or np.ndim(shape) != 1:
         raise TypeError(f"{name} must be an int or a sequence of {ndim} ints, got {shape!r}")
-    shp = tuple(as_int(s, name, low=1) for s in shape)
+    shp = tuple(as_int(v, name, low=1) for v in shape)
     if len(shp) != ndim:
-        raise ValueError(f"{name} must have {ndim} entries, got {len(shp)}")
+        raise ValueError(f"{name} must have {ndim} entries, one per axis of kspace (shape "
+                         f"{s.shape}), got {len(shp)}")
+    check_size(shp, name)
     return shp
 
 
@@ -382,8 +409,8 @@ def crop_kspace(kspace, shape) -> np.ndarray:
     ValueError
         If the new shape is larger than the old one.
     """
-    s = as_array(kspace, "kspace", dtype=None)
-    shp = _shape_arg(shape, s.ndim)
+    s = _kspace(kspace)
+    shp = _shape_arg(shape, s)
     if any(n > o for n, o in zip(shp, s.shape)):
         raise ValueError(f"shape {shp} must not exceed the k-space shape {s.shape}")
     src, _ = _centred_slices(s.shape, shp)
@@ -412,8 +439,8 @@ def zero_fill(kspace, shape) -> np.ndarray:
     ValueError
         If the new shape is smaller than the old one.
     """
-    s = as_array(kspace, "kspace", dtype=None)
-    shp = _shape_arg(shape, s.ndim)
+    s = _kspace(kspace)
+    shp = _shape_arg(shape, s)
     if any(n < o for n, o in zip(shp, s.shape)):
         raise ValueError(f"shape {shp} must not be smaller than the k-space shape {s.shape}")
     out = np.zeros(shp, dtype=np.result_type(s, np.complex128))
@@ -445,8 +472,8 @@ def truncate_kspace(kspace, keep_shape) -> np.ndarray:
     TypeError
         If ``keep_shape`` is not an int or a sequence of ints.
     """
-    s = as_array(kspace, "kspace", dtype=None)
-    keep = _shape_arg(keep_shape, s.ndim, "keep_shape")
+    s = _kspace(kspace)
+    keep = _shape_arg(keep_shape, s, "keep_shape")
     if any(n > o for n, o in zip(keep, s.shape)):
         raise ValueError(f"keep_shape {keep} must not exceed the k-space shape {s.shape}")
     return zero_fill(crop_kspace(s, keep), s.shape)
@@ -511,10 +538,11 @@ def hermitian_fill(kspace, mask) -> np.ndarray:
     (field inhomogeneity, coil sensitivity), which breaks the symmetry: homodyne or POCS
     reconstructions first estimate that phase from the symmetric centre.
     """
-    s = as_array(kspace, "kspace", dtype=np.complex128)
+    s = _kspace(kspace, np.complex128)
     mk = as_mask(mask, "mask")
     if mk.shape != s.shape:
-        raise ValueError(f"mask must have the k-space shape {s.shape}, got {mk.shape}")
+        raise ValueError(f"mask must have the shape of kspace: kspace has shape {s.shape}, mask "
+                         f"{mk.shape}")
     partner_s, partner_m = s, mk
     for ax, n in enumerate(s.shape):
         idx = (2 * (n // 2) - np.arange(n)) % n

@@ -378,7 +378,8 @@ def spin_echo_image(fractions: Mapping[str, np.ndarray], tissues: Mapping[str, T
     tissues : mapping of str to Tissue
         Parameters for every key of ``fractions`` (e.g. :func:`tissue_parameters`).
     tr_ms, te_ms : float
-        Repetition and echo time (ms, TE <= TR).
+        Repetition and echo time (ms, TE <= TR): one number each (True and False are refused;
+        for a series of TRs or TEs, call once per value).
     exact : bool, optional
         Use :func:`spin_echo_signal_exact` instead of :func:`spin_echo_signal`.
 
@@ -390,7 +391,8 @@ def spin_echo_image(fractions: Mapping[str, np.ndarray], tissues: Mapping[str, T
     Raises
     ------
     TypeError
-        If ``exact`` is not True or False (a string such as 'False' is refused).
+        If ``exact`` is not True or False (a string such as 'False' is refused), or ``tr_ms``
+        or ``te_ms`` is not a real number.
     ValueError
         If a tissue is missing, shapes differ, fractions are outside [0, 1], or TE > TR.
 
@@ -404,6 +406,8 @@ def spin_echo_image(fractions: Mapping[str, np.ndarray], tissues: Mapping[str, T
     if not isinstance(tissues, Mapping):
         raise TypeError("tissues must be a mapping of tissue name to Tissue")
     signal_fn = spin_echo_signal_exact if as_bool(exact, "exact") else spin_echo_signal
+    tr_ms = as_scalar(tr_ms, "tr_ms", low=0.0)      # one image: one TR and one TE
+    te_ms = as_scalar(te_ms, "te_ms", low=0.0)
     out, shape = None, None
     for name, f in fractions.items():
         if name not in tissues:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from .._validate import as_int
+from .._validate import as_int, check_size
 
 __all__ = ["tiny_segmenter"]
 
@@ -31,6 +31,7 @@ def tiny_segmenter(channels: int = 8, *, seed: int = 0) -> torch.nn.Module:
         output logits (N, 1, H, W); receptive field 5 x 5 pixels; a few hundred parameters.
     """
     c = as_int(channels, "channels", low=1)
+    check_size((c, c, 3, 3), "channels")          # the middle layer's weights: c^2 3x3 kernels
     s = as_int(seed, "seed", low=0)
     with torch.random.fork_rng(devices=[]):      # a local stream; the caller's state is restored
         torch.manual_seed(s)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_array, as_int, as_rng, as_scalar
+from .._validate import as_array, as_int, as_rng, as_scalar, check_size
 
 __all__ = ["lesion_task"]
 
@@ -28,7 +28,8 @@ def lesion_task(n_images: int, size: int, rng, *, lesions_per_image: float = 1.5
     rng : numpy.random.Generator or int
         Source of randomness.
     lesions_per_image : float, optional
-        Mean number of discs per image (Poisson; default 1.5): some images have none.
+        Mean number of discs per image (Poisson; default 1.5): some images have none. At most
+        size^2 / (pi radius_px[0]^2), the number of the smallest discs that cover the image.
     radius_px : pair of float, optional
         Range of disc radii in pixels (uniform; default 1.5 to 3.5).
     contrast : float, optional
@@ -46,10 +47,12 @@ def lesion_task(n_images: int, size: int, rng, *, lesions_per_image: float = 1.5
     Raises
     ------
     ValueError
-        On out-of-range arguments, or a ``size`` too small for the largest disc.
+        On out-of-range arguments, a ``size`` too small for the largest disc, more images or
+        pixels than 2**28 in all, or more lesions than the image holds.
     """
     n = as_int(n_images, "n_images", low=1)
     s = as_int(size, "size", low=1)
+    check_size((n, 1, s, s), "n_images and size")
     gen = as_rng(rng)
     lam = as_scalar(lesions_per_image, "lesions_per_image", low=0.0)
     r_lo, r_hi = as_array(radius_px, "radius_px", shape=(2,))
@@ -58,6 +61,9 @@ def lesion_task(n_images: int, size: int, rng, *, lesions_per_image: float = 1.5
     if s < 2 * r_hi + 2:        # a disc's centre is drawn in [r + 1, size - r - 1]
         raise ValueError(f"size must be at least 2 * radius_px[1] + 2 = {2 * r_hi + 2:g} pixels "
                          f"for the largest disc to fit, got {s}")
+    if lam * np.pi * r_lo**2 > s * s:     # the smallest discs would cover the image on average
+        raise ValueError(f"lesions_per_image={lam} discs of radius >= {r_lo} px cover more than "
+                         f"an image of size {s} x {s}: at most {s * s / (np.pi * r_lo**2):.3g}")
     c = as_scalar(contrast, "contrast")
     sigma = as_scalar(noise_sigma, "noise_sigma", low=0.0)
     yy, xx = np.mgrid[0:s, 0:s].astype(np.float64)

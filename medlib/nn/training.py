@@ -16,6 +16,25 @@ from .._validate import as_array, as_int, as_scalar
 
 __all__ = ["numpy_loss", "predict", "train"]
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)   # PyTorch computes in float32: 3.4e38
+_MAX_STEPS = 1_000_000                            # a full-batch loop on a toy set: hours beyond
+
+
+def _as_model(model) -> torch.nn.Module:
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (e.g. tiny_segmenter()), got "
+                        f"{type(model).__name__}")
+    return model
+
+
+def _as_float32_batch(value, name: str, **checks) -> torch.Tensor:
+    """``value`` as a float32 tensor, refusing values that float32 turns into infinities."""
+    arr = as_array(value, name, **checks)
+    if arr.size and np.max(np.abs(arr)) > _FLOAT32_MAX:
+        raise ValueError(f"{name} holds values up to {np.max(np.abs(arr)):.3g}, beyond float32's "
+                         f"range ({_FLOAT32_MAX:.3g}) in which the network computes")
+    return torch.as_tensor(arr, dtype=torch.float32)
+
 
 def numpy_loss(loss, gradient, **options):
     """A PyTorch loss whose forward and backward passes are NumPy functions.
@@ -84,13 +103,14 @@ def train(model: torch.nn.Module, images, masks, loss_fn, *, steps: int = 200,
     model : torch.nn.Module
         Maps images (N, 1, H, W) to logits of the same shape; trained in place.
     images, masks : array_like, shape (N, 1, H, W)
-        Training inputs and binary targets.
+        Training inputs and binary targets, within float32's range (|x| <= 3.4e38).
     loss_fn : callable
         ``loss_fn(output, target)`` -> 0-dim tensor (for example from :func:`numpy_loss`).
     steps : int, optional
-        Optimiser steps (default 200).
+        Optimiser steps, 1 to 10^6 (default 200).
     lr : float, optional
-        Adam's learning rate (default 0.01).
+        Adam's learning rate, in (0, 1] (default 0.01): Adam moves each weight by about ``lr``
+        per step, so a rate above 1 only diverges.
     on : {"logits", "probabilities"}, optional
         What ``loss_fn`` receives: the logits (cross-entropy, focal) or their sigmoid (Dice).
 
@@ -98,13 +118,25 @@ def train(model: torch.nn.Module, images, masks, loss_fn, *, steps: int = 200,
     -------
     list of float
         The loss before each step.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a ``torch.nn.Module`` or ``loss_fn`` is not callable.
+    ValueError
+        On out-of-range ``steps`` or ``lr``, an unknown ``on``, mismatched shapes, or values
+        beyond float32's range.
     """
-    n_steps = as_int(steps, "steps", low=1)
-    rate = as_scalar(lr, "lr", low=0.0, low_inclusive=False)
+    model = _as_model(model)
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a callable loss_fn(output, target) (e.g. from "
+                        f"numpy_loss), got {type(loss_fn).__name__}")
+    n_steps = as_int(steps, "steps", low=1, high=_MAX_STEPS)
+    rate = as_scalar(lr, "lr", low=0.0, low_inclusive=False, high=1.0)
     if on not in ("logits", "probabilities"):
         raise ValueError(f"on must be 'logits' or 'probabilities', got {on!r}")
-    x = torch.as_tensor(as_array(images, "images", ndim=4), dtype=torch.float32)
-    y = torch.as_tensor(as_array(masks, "masks", shape=x.shape), dtype=torch.float32)
+    x = _as_float32_batch(images, "images", ndim=4)
+    y = _as_float32_batch(masks, "masks", shape=tuple(x.shape))
     optimiser = torch.optim.Adam(model.parameters(), lr=rate)
     history = []
     model.train()
@@ -125,12 +157,21 @@ def predict(model: torch.nn.Module, images) -> np.ndarray:
     ----------
     model : torch.nn.Module
     images : array_like, shape (N, 1, H, W)
+        Within float32's range (|x| <= 3.4e38).
 
     Returns
     -------
     numpy.ndarray of float64, shape (N, 1, H, W)
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a ``torch.nn.Module``.
+    ValueError
+        If ``images`` is not 4D, not finite, or beyond float32's range.
     """
-    x = torch.as_tensor(as_array(images, "images", ndim=4), dtype=torch.float32)
+    model = _as_model(model)
+    x = _as_float32_batch(images, "images", ndim=4)
     model.eval()
     with torch.no_grad():
         return torch.sigmoid(model(x)).double().numpy()

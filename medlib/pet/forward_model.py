@@ -168,7 +168,8 @@ def sample_counts(expected, rng) -> np.ndarray:
     Raises
     ------
     ValueError
-        If an expected count is negative or not finite.
+        If an expected count is negative, above 1e18 (NumPy's sampler stops near 9.2e18) or
+        not finite.
 
     Notes
     -----

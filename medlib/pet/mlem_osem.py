@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from .._validate import as_array, as_bool, as_int
+from .._validate import as_array, as_bool, as_int, check_size
 from ._common import _as_background, _as_counts, _as_matrix
 
 __all__ = [
@@ -190,7 +190,7 @@ def mlem(y, A, n_iter: int, background=None, *, x0=None) -> tuple[np.ndarray, np
     ------
     ValueError
         If ``y`` has the wrong size or negative counts, ``A`` has negative entries, or
-        ``n_iter`` < 1.
+        ``n_iter`` < 1 or above 2**28 - 1 (the history would not fit the memory limit).
 
     Notes
     -----
@@ -223,6 +223,7 @@ def mlem(y, A, n_iter: int, background=None, *, x0=None) -> tuple[np.ndarray, np
     """
     mat, counts, r, j = _em_setup(y, A, background, x0)
     n_iter = as_int(n_iter, "n_iter", low=1)
+    check_size((n_iter + 1,), "n_iter")                 # the log-likelihood history
     mat_t = mat.T.tocsr()
     sens = mat_t @ np.ones(mat.shape[0])
     x = _initial(x0, j, sens, counts, r)
@@ -274,7 +275,8 @@ def osem(y, A, n_iter: int, n_subsets: int, background=None, *, x0=None,
     Raises
     ------
     ValueError
-        As :func:`mlem`; if ``n_subsets`` is out of range (below 1, above M or above the number
+        As :func:`mlem` (for ``osem``, n_iter + 1 iterates of J voxels must fit in 2**28
+        values); if ``n_subsets`` is out of range (below 1, above M or above the number
         of angles); if ``n_angles`` is needed but not given (S > 1 and ``y`` a vector), or does
         not divide M.
 
@@ -318,6 +320,7 @@ def osem(y, A, n_iter: int, n_subsets: int, background=None, *, x0=None,
         subsets.append((rows, sub, sub_t, inv, sens > 0))
         sens_all += sens
     x = _initial(x0, j, sens_all, counts, r)
+    check_size((n_iter + 1, j), "n_iter (times the number of voxels)")     # every iterate
     iterates = np.empty((n_iter + 1, j))
     iterates[0] = x
     for k in range(n_iter):

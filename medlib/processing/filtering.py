@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import sampling
-from .._validate import as_array, as_bool, as_int, as_scalar
+from .._validate import MAX_ELEMENTS, as_array, as_bool, as_int, as_scalar
 
 __all__ = [
     "filtered_noise_std",
@@ -39,9 +39,18 @@ def _peak(peak: float, sigma: float) -> float:
     return peak
 
 
-def _radius(sigma: float, truncate) -> int:
+def _radius(sigma: float, truncate, ndim: int = 1) -> int:
+    """R = int(truncate * sigma + 0.5), scipy.ndimage's rule, for a kernel of (2R+1)^ndim taps
+    of at most MAX_ELEMENTS (checked in floats first: 1e300 * 4 must not reach int())."""
     t = as_scalar(truncate, "truncate", low=0.0, low_inclusive=False)
-    return int(t * sigma + 0.5)          # scipy.ndimage's rule
+    with np.errstate(over="ignore"):
+        radius = np.float64(t) * sigma + 0.5                    # may overflow to inf
+        taps = (2 * radius + 1) ** ndim                         # inf, not an OverflowError
+    if not taps <= MAX_ELEMENTS:
+        raise ValueError(f"sigma={sigma} and truncate={t} give a kernel radius "
+                         f"R = int(truncate * sigma + 0.5) of {radius:.3g} pixels: (2R+1)^{ndim} "
+                         f"taps exceed the limit of {MAX_ELEMENTS} (is sigma in pixels?)")
+    return int(radius)
 
 
 def gaussian_kernel_1d(sigma: float, *, truncate: float = 4.0,
@@ -68,8 +77,9 @@ def gaussian_kernel_1d(sigma: float, *, truncate: float = 4.0,
     Raises
     ------
     ValueError
-        If ``sigma`` or ``truncate`` is not positive, or ``normalize=False`` with a sigma so
-        small that the peak 1/sqrt(2 pi sigma^2) overflows. (A tiny sigma with the default
+        If ``sigma`` or ``truncate`` is not positive, the kernel would have more than 2**28
+        taps, or ``normalize=False`` with a sigma so small that the peak 1/sqrt(2 pi sigma^2)
+        overflows. (A tiny sigma with the default
         ``normalize=True`` gives the delta kernel [1.0].)
     TypeError
         If ``normalize`` is not a bool.
@@ -112,8 +122,9 @@ def gaussian_kernel_2d(sigma: float, *, truncate: float = 4.0,
     Raises
     ------
     ValueError
-        If ``sigma`` or ``truncate`` is not positive, or ``normalize=False`` with a sigma so
-        small that the peak 1/(2 pi sigma^2) overflows.
+        If ``sigma`` or ``truncate`` is not positive, the kernel would have more than 2**28
+        taps, or ``normalize=False`` with a sigma so small that the peak 1/(2 pi sigma^2)
+        overflows.
     TypeError
         If ``normalize`` is not a bool.
 
@@ -123,7 +134,7 @@ def gaussian_kernel_2d(sigma: float, *, truncate: float = 4.0,
     :math:`G(x,y) = e^{-(x^2+y^2)/(2\\sigma^2)} / (2\\pi\\sigma^2)`.
     """
     s = _sigma(sigma)
-    r = _radius(s, truncate)
+    r = _radius(s, truncate, ndim=2)
     x = np.arange(-r, r + 1, dtype=np.float64)
     with np.errstate(over="ignore"):
         g = np.exp(-0.5 * ((x[:, None] / s) ** 2 + (x[None, :] / s) ** 2))

@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from .._validate import as_array, as_bool, as_int, as_scalar
+from .._validate import as_array, as_bool, as_int, as_scalar, as_size
 
 __all__ = [
     "cdf",
@@ -208,8 +208,8 @@ def quantize(image, n_levels: int, x_min: float, x_max: float) -> np.ndarray:
 
 
 def _levels(image, n_levels) -> tuple[np.ndarray, int]:
-    n = as_int(n_levels, "n_levels", low=2)
-    x = as_array(image, "image", dtype=None)
+    n = as_size(n_levels, "n_levels", low=2)             # the histogram has n_levels bins
+    x = as_array(image, "image", dtype=None, real=True)
     if x.dtype == bool:
         x = x.astype(np.int64)
     if not np.issubdtype(x.dtype, np.integer):

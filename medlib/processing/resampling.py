@@ -124,7 +124,10 @@ def affine_resample(array, matrix, offset, output_shape, *, order: int = 1,
     if a.ndim == 0:
         raise ValueError("array must have at least one dimension")
     d = a.ndim
-    m = as_array(matrix, "matrix", shape=(d, d))
+    m = as_array(matrix, "matrix", ndim=2)
+    if m.shape != (d, d):
+        raise ValueError(f"matrix of shape {m.shape} does not match array of shape {a.shape}: "
+                         f"a {d}D array needs a ({d}, {d}) matrix")
     b = as_array(offset, "offset", shape=(d,))
     shape = _output_shape(output_shape, d)
     order = as_int(order, "order", low=0, high=1)
@@ -196,6 +199,8 @@ def resample_to_spacing(volume, affine, spacing_mm, *, order: int = 1,
 
     Raises
     ------
+    TypeError
+        If ``volume`` is complex (resample the real and imaginary parts separately).
     ValueError
         If a spacing is not positive, the affine does not match the volume, ``order`` is not
         0 or 1, or the result would have more than ``max_voxels`` voxels.
@@ -213,8 +218,13 @@ def resample_to_spacing(volume, affine, spacing_mm, *, order: int = 1,
     """
     from ..geometry import voxel_spacing
 
-    v = as_array(volume, "volume", dtype=None)
-    aff = as_array(affine, "affine", shape=(v.ndim + 1, v.ndim + 1))
+    v = as_array(volume, "volume", dtype=None, real=True)
+    if v.ndim == 0:
+        raise ValueError("volume must have at least one dimension, got a scalar")
+    aff = as_array(affine, "affine", ndim=2)
+    if aff.shape != (v.ndim + 1, v.ndim + 1):
+        raise ValueError(f"affine of shape {aff.shape} does not match volume of shape {v.shape}: "
+                         f"a {v.ndim}D volume needs a ({v.ndim + 1}, {v.ndim + 1}) affine")
     old = voxel_spacing(aff)
     new = as_array(spacing_mm, "spacing_mm", ndim=(0, 1))
     new = np.full(v.ndim, float(new)) if new.ndim == 0 else new
@@ -257,9 +267,16 @@ def mask_volume_ml(mask, spacing_mm) -> float:
 
     Raises
     ------
+    TypeError
+        If ``mask`` is complex (its imaginary part would be silently ignored).
     ValueError
-        If the spacing does not have one positive value per axis.
+        If ``mask`` is a scalar or the spacing does not have one positive value per axis.
     """
-    m = as_array(mask, "mask", dtype=None)
-    s = as_array(spacing_mm, "spacing_mm", shape=(m.ndim,), low=0, low_inclusive=False)
+    m = as_array(mask, "mask", dtype=None, real=True)
+    if m.ndim == 0:
+        raise ValueError("mask must have at least one dimension, got a scalar")
+    s = as_array(spacing_mm, "spacing_mm", ndim=1, low=0, low_inclusive=False)
+    if s.shape != (m.ndim,):
+        raise ValueError(f"spacing_mm must have one value per axis of mask: mask has shape "
+                         f"{m.shape} ({m.ndim} axes), spacing_mm has {s.size} values")
     return float(np.count_nonzero(m) * np.prod(s) / 1000.0)

@@ -13,7 +13,16 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .._validate import as_array, as_axis, as_bool, as_int, as_scalar, check_broadcast
+from .._validate import (
+    MAX_ELEMENTS,
+    as_array,
+    as_axis,
+    as_bool,
+    as_int,
+    as_scalar,
+    check_broadcast,
+    check_size,
+)
 from .echoes import attenuation_db
 from .waves import SOFT_TISSUE_SPEED_M_PER_S
 
@@ -47,8 +56,10 @@ def _gauss_exponent(center_frequency_hz: float, fractional_bandwidth: float,
     # The spectrum exp(-pi^2 (f - fc)^2 / a) falls to `ref` at f - fc = bw fc / 2. ln(ref) is
     # ref_db ln(10) / 20, taken directly: 10 ** (-1e-17 / 20) rounds to 1, whose log is 0.
     log_ref = ref_db * np.log(10.0) / 20.0
+    # In NumPy floats, a huge fc * bw overflows to +inf (a delta envelope) instead of raising
+    # the OverflowError of Python floats.
     with np.errstate(over="ignore", divide="ignore"):
-        return -((np.pi * fc * bw) ** 2) / (4.0 * log_ref)     # +inf: a delta envelope
+        return float(-((np.pi * np.float64(fc) * bw) ** 2) / (4.0 * log_ref))
 
 
 def gaussian_pulse_envelope(t_s, center_frequency_hz: float, fractional_bandwidth: float = 0.6,
@@ -132,7 +143,8 @@ def simulate_rf(depth_m, amplitude, *, fs_hz: float, n_samples: int, center_freq
         Reflectivity of each scatterer (any sign: a scatterer softer than its surroundings
         reflects with inverted phase).
     fs_hz : float
-        Sampling frequency of the RF (> 0), Hz; should exceed 2 fc (1 + bandwidth).
+        Sampling frequency of the RF (> 0), Hz; must exceed 2 fc (Nyquist) and should exceed
+        2 fc (1 + bandwidth / 2), the upper band edge.
     n_samples : int
         Samples per line; sample m is taken at t = m / fs.
     center_frequency_hz : float
@@ -163,7 +175,9 @@ def simulate_rf(depth_m, amplitude, *, fs_hz: float, n_samples: int, center_freq
     Raises
     ------
     ValueError
-        If arrays disagree in length, a parameter is out of range, or a line index is invalid.
+        If arrays disagree in length, a parameter is out of range, ``center_frequency_hz`` is
+        not below the Nyquist frequency fs / 2, a line index is invalid, or the pulse or the
+        result would exceed 2**28 samples.
 
     Notes
     -----
@@ -187,7 +201,18 @@ def simulate_rf(depth_m, amplitude, *, fs_hz: float, n_samples: int, center_freq
     alpha0 = as_scalar(alpha_db_per_cm_mhz, "alpha_db_per_cm_mhz", low=0.0)
     n_exp = as_scalar(attenuation_exponent, "attenuation_exponent", low=0.0)
     trunc = as_scalar(truncate, "truncate", low=0.0, low_inclusive=False)
+    if fc >= fs / 2:
+        raise ValueError(f"center_frequency_hz={fc} must be below the Nyquist frequency "
+                         f"fs_hz / 2 = {fs / 2} (sampled at fs_hz, a higher frequency aliases)")
     a = _gauss_exponent(fc, fractional_bandwidth, -6.0)
+    with np.errstate(over="ignore", divide="ignore"):
+        half_float = np.ceil(trunc / np.sqrt(2 * a) * fs)       # envelope sigma = 1 / sqrt(2a)
+    if not 2 * half_float + 1 <= MAX_ELEMENTS:
+        raise ValueError(f"the pulse would span {2 * half_float + 1:.3g} samples (truncate="
+                         f"{trunc} envelope sigmas at fs_hz={fs}, center_frequency_hz={fc}, "
+                         f"fractional_bandwidth={fractional_bandwidth}), more than "
+                         f"{MAX_ELEMENTS}")
+    half = int(half_float)
     if line is None:
         lines = np.zeros(z.size, dtype=np.int64)
         nl = 1
@@ -200,9 +225,9 @@ def simulate_rf(depth_m, amplitude, *, fs_hz: float, n_samples: int, center_freq
             as_int(n_lines, "n_lines", low=1)
         if lines.size and (lines.min() < 0 or lines.max() >= nl):
             raise ValueError(f"line indices must lie in [0, {nl - 1}]")
+    check_size((nl, n), "n_samples (times n_lines)")
     delay = 2 * z / c
     gain = amp * 10.0 ** (-alpha0 * (fc / 1e6) ** n_exp * (2 * z * 100.0) / 20.0)
-    half = int(np.ceil(trunc / np.sqrt(2 * a) * fs))          # envelope sigma = 1 / sqrt(2a)
     offsets = np.arange(-half, half + 1)
     out = np.zeros(nl * n)
     chunk = max(1, 2_000_000 // offsets.size)                 # bound the temporary arrays
@@ -211,7 +236,9 @@ def simulate_rf(depth_m, amplitude, *, fs_hz: float, n_samples: int, center_freq
         idx = np.rint(delay[sl] * fs).astype(np.int64)[:, None] + offsets[None, :]
         valid = (idx >= 0) & (idx < n)
         tau = idx / fs - delay[sl, None]
-        pulse = gain[sl, None] * np.exp(-a * tau**2) * np.cos(2 * np.pi * fc * tau)
+        with np.errstate(invalid="ignore"):
+            env = np.where(tau == 0, 1.0, np.exp(-a * tau**2))  # 1 at tau = 0 even for a = inf
+        pulse = gain[sl, None] * env * np.cos(2 * np.pi * fc * tau)
         flat = (lines[sl, None] * n + idx)[valid]
         out += np.bincount(flat, weights=pulse[valid], minlength=nl * n)
     out = out.reshape(nl, n)
@@ -478,7 +505,8 @@ def scan_convert(lines, angles_rad, depths_m, *, pixel_size_m: float,
     pixel_size_m : float
         Side of the square output pixels (> 0), m.
     fill : float, optional
-        Value outside the sector (default 0; ``numpy.nan`` shows it transparent in plots).
+        Value outside the sector: a finite number or ``numpy.nan`` (default 0; NaN shows it
+        transparent in plots).
 
     Returns
     -------
@@ -492,7 +520,10 @@ def scan_convert(lines, angles_rad, depths_m, *, pixel_size_m: float,
     Raises
     ------
     ValueError
-        If shapes disagree, angles or depths are not strictly increasing, or |theta| >= pi/2.
+        If shapes disagree, angles or depths are not strictly increasing, |theta| >= pi/2,
+        ``fill`` is infinite, or the image would exceed 2**28 pixels.
+    TypeError
+        If ``fill`` is not a real number (a bool or a string is refused).
 
     Notes
     -----
@@ -516,13 +547,28 @@ def scan_convert(lines, angles_rad, depths_m, *, pixel_size_m: float,
     if r.size < 2 or np.any(np.diff(r) <= 0) or r[0] < 0:
         raise ValueError("depths_m must hold at least 2 strictly increasing depths >= 0")
     px = as_scalar(pixel_size_m, "pixel_size_m", low=0.0, low_inclusive=False)
-    fill_value = float(fill)
-    # Bounding box of the sector (x extremes at the outer arc, y from the inner arc to r_max).
+    if isinstance(fill, (float, np.floating)) and np.isnan(fill):
+        fill_value = float("nan")                                 # documented: transparent
+    else:
+        fill_value = as_scalar(fill, "fill")
+    # Bounding box of the sector (x extremes at the outer arc, y from the inner arc to r_max),
+    # in pixels. The box edges are rounded with a tolerance of 1e-6 pixel, so that the grid
+    # does not depend on the last bit of the depths or the pixel size (0.05 / 0.005 is 10 in
+    # float64 but 10.0000002 in float32, which ceil() would round up to a whole extra row).
     arc = np.linspace(theta[0], theta[-1], 512)
     xs = np.concatenate([r[-1] * np.sin(arc), r[0] * np.sin(arc), [0.0]])
-    x_m = np.arange(np.floor(xs.min() / px), np.ceil(xs.max() / px) + 1) * px
     y_lo = min(r[0] * np.cos(theta[0]), r[0] * np.cos(theta[-1]), r[0])
-    y_m = np.arange(np.floor(y_lo / px), np.ceil(r[-1] / px) + 1) * px
+    tol = 1e-6
+    with np.errstate(over="ignore"):
+        lo = np.floor(np.array([xs.min(), y_lo]) / px + tol)
+        hi = np.ceil(np.array([xs.max(), r[-1]]) / px - tol)
+    counts = hi - lo + 1                                         # floats: never wrap around
+    if not np.all(counts <= MAX_ELEMENTS) or counts.prod() > MAX_ELEMENTS:
+        raise ValueError(f"pixel_size_m={px} asks for an image of about {counts[1]:.3g} x "
+                         f"{counts[0]:.3g} pixels for depths up to {r[-1]} m, more than "
+                         f"{MAX_ELEMENTS} (is pixel_size_m in metres?)")
+    x_m = np.arange(lo[0], hi[0] + 1) * px
+    y_m = np.arange(lo[1], hi[1] + 1) * px
     xx, yy = np.meshgrid(x_m, y_m)
     t_pix, r_pix = cartesian_to_sector(xx, yy)
     inside = (t_pix >= theta[0]) & (t_pix <= theta[-1]) & (r_pix >= r[0]) & (r_pix <= r[-1])

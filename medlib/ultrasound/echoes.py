@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_array, as_bool, as_choice, as_scalar
+from .._validate import as_array, as_bool, as_choice, as_scalar, check_broadcast
 from .waves import TISSUES, tissue
 
 __all__ = [
@@ -67,6 +67,7 @@ def attenuate(amplitude, alpha_np_per_cm, depth_cm) -> np.ndarray:
     for arr, name in ((a0, "amplitude"), (alpha, "alpha_np_per_cm"), (d, "depth_cm")):
         if np.any(arr < 0):
             raise ValueError(f"{name} must be >= 0")
+    check_broadcast(amplitude=a0, alpha_np_per_cm=alpha, depth_cm=d)
     return a0 * np.exp(-alpha * d)
 
 
@@ -99,7 +100,7 @@ def attenuation_db(alpha_db_per_cm_mhz, frequency_mhz, depth_cm, *, round_trip: 
     TypeError
         If ``round_trip`` is not True or False (a string such as 'False' is refused).
     ValueError
-        If an argument is out of range.
+        If an argument is out of range or the arrays do not broadcast together.
 
     Notes
     -----
@@ -111,7 +112,14 @@ def attenuation_db(alpha_db_per_cm_mhz, frequency_mhz, depth_cm, *, round_trip: 
     f = as_array(frequency_mhz, "frequency_mhz", low=0, low_inclusive=False)
     d = as_array(depth_cm, "depth_cm", low=0)
     n = as_scalar(exponent, "exponent", low=0.0)
-    return a0 * f**n * d * (2.0 if as_bool(round_trip, "round_trip") else 1.0)
+    check_broadcast(alpha_db_per_cm_mhz=a0, frequency_mhz=f, depth_cm=d)
+    factor = 2.0 if as_bool(round_trip, "round_trip") else 1.0
+    path = a0 * d
+    with np.errstate(over="ignore", invalid="ignore"):
+        fn = f**n                                 # may overflow to inf for a large exponent
+        # no path (d = 0) or no attenuation (alpha_0 = 0) loses 0 dB whatever f^n is (the
+        # product inf * 0 = NaN it would give is replaced)
+        return (np.where(path == 0, 0.0, path * fn) * factor)[()]
 
 
 def tissue_attenuation_db(name: str, frequency_mhz, depth_cm, *,
@@ -191,6 +199,7 @@ def attenuate_db(level_db, alpha_db_per_cm, depth_cm) -> np.ndarray:
     level = as_array(level_db, "level_db")
     alpha = as_array(alpha_db_per_cm, "alpha_db_per_cm", low=0)
     d = as_array(depth_cm, "depth_cm", low=0)
+    check_broadcast(level_db=level, alpha_db_per_cm=alpha, depth_cm=d)
     return level - alpha * d
 
 

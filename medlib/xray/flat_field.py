@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import noise
-from .._validate import as_array, as_choice, as_int, as_rng, as_scalar
+from .._validate import as_array, as_choice, as_int, as_rng, as_scalar, as_shape
 
 __all__ = [
     "detector_response",
@@ -90,10 +90,13 @@ def simulate_detector(shape, rng, *, pixel_gain_sd: float = 0.05,
 
     Raises
     ------
+    TypeError
+        If ``shape`` is not a pair of integers.
     ValueError
-        If a spread is negative, ``falloff`` outside [0, 0.9], or the shape invalid.
+        If a spread is negative, ``falloff`` outside [0, 0.9], or ``shape`` has not two
+        positive entries or asks for more than 2**28 pixels.
     """
-    rows, cols = (as_int(s, f"shape[{i}]", low=1) for i, s in enumerate(shape))
+    rows, cols = as_shape(shape, "shape", ndim=2)
     gen = as_rng(rng)
     ps = as_scalar(pixel_gain_sd, "pixel_gain_sd", low=0.0, high=0.3)
     cs = as_scalar(column_gain_sd, "column_gain_sd", low=0.0, high=0.3)
@@ -117,7 +120,8 @@ def simulate_exposure(photons, gain, dark, rng, *, read_noise_sd: float = 0.0,
     Parameters
     ----------
     photons : array_like
-        Expected number of X-ray quanta absorbed in each pixel (>= 0), e.g. ``I0 * transmission``.
+        Expected number of X-ray quanta absorbed in each pixel (0 to 1e18, the limit of
+        :func:`medlib.noise.poisson_noise`), e.g. ``I0 * transmission``.
     gain : array_like
         Conversion gain G of each pixel (> 0): raw units per absorbed quantum (a map from
         :func:`simulate_detector` times the panel's mean conversion gain), broadcast against
@@ -141,8 +145,8 @@ def simulate_exposure(photons, gain, dark, rng, *, read_noise_sd: float = 0.0,
     Raises
     ------
     ValueError
-        If ``photons`` < 0, ``gain`` <= 0, ``read_noise_sd`` < 0, ``bits_stored`` is out of
-        range, or shapes do not broadcast.
+        If ``photons`` < 0 or > 1e18, ``gain`` <= 0, ``read_noise_sd`` < 0, ``bits_stored``
+        is out of range, or shapes do not broadcast.
     TypeError
         If ``rng`` is not a generator or seed.
 
@@ -167,7 +171,7 @@ def simulate_exposure(photons, gain, dark, rng, *, read_noise_sd: float = 0.0,
     J. T. Bushberg et al., *The Essential Physics of Medical Imaging*, 3rd ed., 2012: ch. 4
     (image quality, quantum noise) and ch. 7 (radiography, flat-panel detectors).
     """
-    q = as_array(photons, "photons", low=0)
+    q = as_array(photons, "photons", low=0, high=noise._MAX_POISSON_MEAN)
     g = as_array(gain, "gain", low=0, low_inclusive=False)
     d = as_array(dark, "dark")
     sigma = as_scalar(read_noise_sd, "read_noise_sd", low=0.0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ct
-from .._validate import as_array, as_int, as_scalar
+from .._validate import as_array, as_int, as_scalar, check_broadcast
 
 __all__ = [
     "drr",
@@ -47,6 +47,7 @@ def transmission(p, i0=1.0) -> np.ndarray:
     """
     pp = as_array(p, "p", low=0)
     i_0 = as_array(i0, "i0", low=0)
+    check_broadcast(p=pp, i0=i_0)
     return i_0 * np.exp(-pp)
 
 
@@ -81,7 +82,9 @@ def slab_transmission(mu_per_cm, thickness_cm, i0=1.0) -> np.ndarray:
     """
     mu = as_array(mu_per_cm, "mu_per_cm", low=0)
     d = as_array(thickness_cm, "thickness_cm", low=0)
-    return transmission(mu * d, i0)
+    i_0 = as_array(i0, "i0", low=0)
+    check_broadcast(mu_per_cm=mu, thickness_cm=d, i0=i_0)
+    return transmission(mu * d, i_0)
 
 
 def drr(hu, spacing_mm: float, *, axis: int, mu_water_per_cm: float) -> np.ndarray:

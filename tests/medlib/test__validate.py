@@ -79,3 +79,29 @@ def test_as_size_bounds_the_elements_with_python_ints():
     with pytest.raises(ValueError, match="^shape asks for an array"):
         check_size((2**32, 2**32), "shape")
     check_size((2**14, 2**14), "shape")
+
+
+def test_real_refuses_complex_even_when_the_dtype_is_kept():
+    z = np.array([1.0 + 2.0j, 0.0])
+    with pytest.raises(TypeError, match="labels must be real"):
+        as_array(z, "labels", dtype=None, real=True)
+    assert as_array(z, "kspace", dtype=None).dtype == np.complex128  # real=False keeps it
+    ints = np.array([1, 2])
+    assert as_array(ints, "labels", dtype=None, real=True).dtype == ints.dtype
+    with pytest.raises(TypeError, match="mask must be real"):
+        as_mask(np.array([1.0 + 0.0j, 0.0]), "mask")
+
+
+def test_as_shape_checks_each_entry_the_length_and_the_size():
+    from medlib._validate import as_shape
+    assert as_shape((4, np.int64(5)), "shape", ndim=2) == (4, 5)
+    with pytest.raises(TypeError, match="^shape must be a sequence of 2 integers"):
+        as_shape(None, "shape", ndim=2)
+    with pytest.raises(ValueError, match="^shape must be a sequence of 2 integers"):
+        as_shape((4, 5, 6), "shape", ndim=2)
+    with pytest.raises(ValueError, match="^shape must be a sequence of integers"):
+        as_shape((), "shape")
+    with pytest.raises(ValueError, match="^shape asks for an array"):
+        as_shape((2 ** 63, 1), "shape")
+    with pytest.raises(TypeError, match="^shape must be an integer"):
+        as_shape((2.5, 1), "shape")

@@ -107,7 +107,8 @@ def test_slice_geometry_orders_a_real_series_like_its_slice_locations():
 
 
 @pytest.mark.parametrize("positions, message", [
-    ([[0, 0, 0], [0, 0, 1], [0, 0, 1]], "share the same position"),
+    ([[0, 0, 0], [0, 0, 1], [0, 0, 1]], "^image_positions holds two slices at the same position"),
+    (np.full((3, 3), 1e300), "^image_positions holds two slices"),   # issue 11
     ([[0, 0, 0], [0, 0, 1], [0, 0, 3]], "not uniform"),
     ([[0, 0, 0]], "n >= 2"),
 ])
@@ -264,6 +265,18 @@ BAD_CALLS = [
 
 
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
+
+
+# issue 11: axes of 2.5, NaN or a string were truncated or got int()'s message
+TRANSPOSE_AXES_CALLS = [
+    (geometry.transpose_affine, (np.eye(4), (2.5, 0, 1)), {}, TypeError, "^axes must be an int"),
+    (geometry.transpose_affine, (np.eye(4), (np.nan, 0, 1)), {}, TypeError,
+     "^axes must be an int"),
+    (geometry.transpose_affine, (np.eye(4), "abc"), {}, TypeError, "^axes must be a permutation"),
+    (geometry.transpose_affine, (np.eye(4), None), {}, TypeError, "^axes must be a permutation"),
+]
+
+test_transpose_axes_must_be_integers = bad_input_test(TRANSPOSE_AXES_CALLS)
 
 
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):

@@ -222,6 +222,33 @@ BAD_CALLS = [
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
+# issue 11: extreme but finite values are computed stably or refused by name
+ISSUE_11_CALLS = [
+    (noise.poisson_noise, ([1.0, 1e300], 0), {}, ValueError, "^expected must be <= 1e"),
+    (noise.noise_power_spectrum, (np.ones((8, 8)),), {"n_bins": 2 ** 63}, ValueError,
+     "^n_bins must be <= 64"),
+    (noise.noise_power_spectrum, (np.ones((6, 6)),), {"n_bins": 8}, ValueError,
+     "^n_bins=8 is more radial bins"),
+    (noise.noise_power_spectrum, (np.ones((8, 8)), 1e300), {}, ValueError, "^spacing_mm"),
+    (noise.noise_power_spectrum, (np.ones((8, 8)), 1e-300), {}, ValueError, "^spacing_mm"),
+]
+
+test_issue_11_extreme_values_are_refused_by_name = bad_input_test(ISSUE_11_CALLS)
+
+
+def test_rician_mean_is_finite_at_extreme_snr():
+    assert noise.rician_mean(1e300, 1.0) == 1e300                      # sqrt(nu^2 + s^2)
+    assert noise.rician_mean(3.0, 1e-300) == 3.0
+    assert noise.rician_mean(0.0, 1e300) == pytest.approx(1e300 * np.sqrt(np.pi / 2))  # Rayleigh
+    from scipy import stats
+    for snr in (0.5, 3.0, 30.0):
+        assert noise.rician_mean(snr * 2.0, 2.0) == pytest.approx(
+            stats.rice.mean(snr, scale=2.0), rel=1e-9)
+    below, above = noise.rician_mean(np.array([1.999e6, 2.001e6]), 1.0)   # the switch at 2e6
+    assert below == pytest.approx(np.hypot(1.999e6, 1.0), rel=1e-13)
+    assert above == np.hypot(2.001e6, 1.0)
+
+
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged):
     x = np.linspace(0, 10, 20)
     assert_inputs_unchanged(noise.add_gaussian_noise, x, 1.0, 0)

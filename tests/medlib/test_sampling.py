@@ -294,6 +294,18 @@ BAD_CALLS = [
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
+# issue 11: factors and sigmas that ask for more than 2**28 elements are refused by name
+# (NumPy said "Maximum allowed size exceeded")
+HUGE_CALLS = [
+    (sampling.upsample, (np.ones(4), 2 ** 63), {}, ValueError, "^factor asks for an array"),
+    (sampling.upsample, (np.ones((4, 4)), 2 ** 14), {}, ValueError, "^factor"),  # 2**32 out
+    (sampling.triangle_kernel, (2 ** 63,), {}, ValueError, "^factor asks for an array"),
+    (sampling.antialias_downsample, (np.ones(8), 2), {"sigma": 1e300}, ValueError, "^sigma"),
+]
+
+test_sizes_too_large_are_refused_by_name = bad_input_test(HUGE_CALLS)
+
+
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     img, k = rng.normal(size=(8, 9)), rng.normal(size=(3, 3))
     x = rng.normal(size=16)

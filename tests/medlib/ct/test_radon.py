@@ -233,3 +233,18 @@ def test_the_package_re_exports_every_name_of_the_module():
     for name in radon_module.__all__:
         assert getattr(ct, name) is getattr(radon_module, name), name
     assert set(radon_module.__all__) <= set(ct.__all__)
+
+
+def test_radon_ellipses_of_a_disc_is_the_chord_length_and_stays_finite_at_extremes():
+    # issue 11: a table of 1e300 (a^2 and a b overflow) or 1e-300 (s^2 underflows to 0) gave NaN
+    theta = np.linspace(0.0, np.pi, 6, endpoint=False)
+    n, r, rho = 16, 0.5, 2.0
+    pix = 2.0 / n
+    xc = -1.0 + (n // 2 + 0.5) * pix          # the rotation centre: pixel (n // 2, n // 2)
+    p = ct.radon_ellipses(np.array([[rho, r, r, xc, -xc, 0.0]]), theta, n)
+    t = (np.arange(n) - n // 2) * pix                                   # bin centres
+    chord = 2 * rho * np.sqrt(np.clip(r**2 - t**2, 0.0, None)) / pix   # in value x pixels
+    np.testing.assert_allclose(p, np.repeat(chord[:, None], theta.size, axis=1), atol=1e-12)
+    for extreme in (1e300, 1e-300):
+        out = ct.radon_ellipses(np.full((2, 6), extreme), theta, 8)
+        assert not np.isnan(out).any(), extreme

@@ -181,6 +181,21 @@ BAD_CALLS = [
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
+# issue 11: a padding of 2**63 is refused by name before np.pad allocates; an x with one axis
+# too many is named in the message about the weight it no longer matches
+_X, _W = np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3))
+ISSUE_11_CALLS = [
+    (dl.conv2d, (_X, _W), {"padding": 2 ** 63}, ValueError, "^padding asks for an array"),
+    (dl.conv3d, (_X[None], _W[None]), {"padding": 2 ** 63}, ValueError,
+     "^padding asks for an array"),
+    (dl.conv_layer, (_X, _W), {"padding": (2 ** 40, 1)}, ValueError,
+     "^padding asks for an array"),
+    (dl.conv_layer, (_X[None], _W), {}, ValueError, r"for x of shape \(1, 1, 1, 4, 4\)"),
+]
+
+test_issue_11_bad_padding_and_x_are_named = bad_input_test(ISSUE_11_CALLS)
+
+
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     x, w, b = rng.normal(size=(2, 2, 6, 6)), rng.normal(size=(3, 2, 3, 3)), rng.normal(size=3)
     assert_inputs_unchanged(dl.conv_layer, x, w, b, stride=2, padding=1)

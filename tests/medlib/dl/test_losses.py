@@ -370,6 +370,22 @@ BAD_CALLS = [
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
+# issue 11: complex class indices get a named TypeError (not NumPy's "ufunc 'floor'"), and a
+# target that does not fit the logits names both arguments (the logits may be the wrong one)
+ISSUE_11_CALLS = [
+    (losses.cross_entropy, (np.ones((2, 3)), np.array([0, 1 + 1j])), {}, TypeError,
+     "^target must be real"),
+    (losses.cross_entropy_gradient, (np.ones((2, 3)), np.array([0, 1 + 1j])), {}, TypeError,
+     "^target must be real"),
+    (losses.cross_entropy, (np.ones((2, 2, 3)), np.array([0, 1, 2])), {}, ValueError,
+     r"fit logits of shape \(2, 2, 3\)"),
+    (losses.cross_entropy_gradient, (np.ones((2, 2, 3)), np.array([0, 1, 2])), {}, ValueError,
+     r"fit logits of shape \(2, 2, 3\)"),
+]
+
+test_issue_11_bad_targets_are_named = bad_input_test(ISSUE_11_CALLS)
+
+
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     z = rng.normal(size=(2, 3, 4))
     p = special.expit(z)

@@ -166,6 +166,35 @@ NAN_MASK_CALLS = [
 test_nan_in_a_mask_is_refused = bad_input_test(NAN_MASK_CALLS)
 
 
+# issue 11 (complex labels): complex labels or masks are refused with a TypeError naming the
+# argument, not NumPy's "ufunc 'floor' not supported"
+_Z = np.array([1.0 + 1.0j, 0.0])
+COMPLEX_LABEL_CALLS = [
+    (metrics.dice, (_Z, np.array([1, 0])), {}, TypeError, "^prediction must be real"),
+    (metrics.iou, (np.array([1, 0]), _Z), {}, TypeError, "^target must be real"),
+    (metrics.binary_counts, (_Z, np.array([1, 0])), {}, TypeError, "^prediction must be real"),
+    (metrics.confusion_matrix, (np.array([1, 0]), _Z), {}, TypeError, "^target must be real"),
+    (metrics.sensitivity, (_Z, np.array([1, 0])), {}, TypeError, "^prediction must be real"),
+]
+
+test_complex_labels_are_refused = bad_input_test(COMPLEX_LABEL_CALLS)
+
+# issue 11: labels or n_classes too large for a matrix are refused in their own name (not
+# np.bincount's "'list' argument must have no negative elements", not an OverflowError)
+HUGE_LABEL_CALLS = [
+    (metrics.confusion_matrix, (np.array([0.0, 1e300]), np.array([0, 1])), {}, ValueError,
+     "^prediction must hold class labels below"),
+    (metrics.confusion_matrix, (np.array([0, 1]), np.array([0.0, 1e300])), {}, ValueError,
+     "^target must hold class labels below"),
+    (metrics.confusion_matrix, (np.array([0, 1]), np.array([0, 2 ** 40])), {}, ValueError,
+     "largest label of prediction and target"),
+    (metrics.confusion_matrix, (np.array([0, 1]), np.array([0, 1])), {"n_classes": 2 ** 63},
+     ValueError, "^n_classes"),
+]
+
+test_labels_too_large_for_a_matrix_are_refused = bad_input_test(HUGE_LABEL_CALLS)
+
+
 BAD_CALLS = [
     (metrics.dice, (np.ones((3, 3)), np.ones((3, 4))), {}, ValueError, "same shape"),
     (metrics.dice, (np.array([0.2, 1.0]), np.ones(2)), {}, ValueError, "integer"),

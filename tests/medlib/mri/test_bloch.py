@@ -288,6 +288,14 @@ BAD_CALLS = [
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
+def test_free_precession_requires_m_while_bloch_simulate_defaults_m_init():
+    # issue 11: m=None was silently read as equilibrium; m is required (m_init is optional)
+    with pytest.raises(TypeError, match="^m must be a magnetisation"):
+        mri.free_precession(None, 2.5, 900.0, 80.0)
+    np.testing.assert_allclose(mri.free_precession([0.0, 0.0, 1.0], 2.5, 900.0, 80.0),
+                               [[0.0], [0.0], [1.0]])       # equilibrium stays put
+
+
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged):
     t1 = np.array([900.0, 1200.0, 400.0])
     t2 = np.array([80.0, 100.0, 50.0])

@@ -269,6 +269,43 @@ BAD_CALLS = [
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
+# issue 11: a k-space of the wrong ndim is named (not only the shape compared with it), shape
+# None is named, sizes of 2**63 are refused before allocation, and a spacing whose pixel area
+# float64 cannot hold is refused instead of giving NaN
+_K = np.ones((4, 4), complex)
+ISSUE_11_CALLS = [
+    (mri.crop_kspace, (5.0 + 0j, (2, 2)), {}, ValueError, "^kspace must be an array"),
+    (mri.zero_fill, (5.0 + 0j, (6, 6)), {}, ValueError, "^kspace must be an array"),
+    (mri.truncate_kspace, (5.0 + 0j, (2, 2)), {}, ValueError, "^kspace must be an array"),
+    (mri.hermitian_fill, (5.0 + 0j, np.ones((4, 4), bool)), {}, ValueError,
+     "^kspace must be an array"),
+    (mri.crop_kspace, (np.ones((2, 4, 4)), (2, 2)), {}, ValueError,
+     r"kspace \(shape \(2, 4, 4\)\)"),
+    (mri.zero_fill, (np.ones((2, 4, 4)), (6, 6)), {}, ValueError,
+     r"kspace \(shape \(2, 4, 4\)\)"),
+    (mri.truncate_kspace, (np.ones((2, 4, 4)), (2, 2)), {}, ValueError,
+     r"kspace \(shape \(2, 4, 4\)\)"),
+    (mri.hermitian_fill, (np.ones((2, 4, 4)), np.ones((4, 4), bool)), {}, ValueError,
+     r"kspace has shape \(2, 4, 4\)"),
+    (mri.zero_fill, (_K, (2 ** 63, 4)), {}, ValueError, "^shape asks for an array"),
+    (mri.regular_mask, (None, 2), {}, TypeError, "^shape must be"),
+    (mri.random_mask, (None, 2.0, 0), {}, TypeError, "^shape must be"),
+    (mri.partial_fourier_mask, (None, 0.6), {}, TypeError, "^shape must be"),
+    (mri.regular_mask, ((8, 8), 2 ** 63), {}, ValueError, "^acceleration must be at most"),
+    (mri.kspace_forward, (np.ones((4, 4)), 1e300), {}, ValueError, "^spacing_mm"),
+    (mri.kspace_inverse, (_K, 1e-300), {}, ValueError, "^spacing_mm"),
+]
+
+test_issue_11_bad_kspace_input_is_named = bad_input_test(ISSUE_11_CALLS)
+
+
+def test_regular_mask_offset_is_taken_modulo_the_acceleration():
+    np.testing.assert_array_equal(mri.regular_mask((8, 4), 3, offset=2 ** 63 + 1),
+                                  mri.regular_mask((8, 4), 3, offset=(2 ** 63 + 1) % 3))
+    rows = np.flatnonzero(mri.regular_mask((8, 4), 3, offset=1)[:, 0])
+    np.testing.assert_array_equal(rows, [2, 5])  # m = row - 4 with (m - 1) % 3 == 0
+
+
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     img = rng.normal(size=(16, 16))
     s = mri.kspace_forward(img)

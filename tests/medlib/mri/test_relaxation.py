@@ -221,6 +221,20 @@ INVALID_CALLS = [
 test_invalid_values_are_refused = bad_input_test(INVALID_CALLS)
 
 
+# issue 11: spin_echo_image takes one TR and one TE (a bool is not a time; an array of TRs gave
+# NumPy's broadcast message)
+_FR, _TIS = {"wm": np.ones((2, 2))}, mri.tissue_parameters(1.5)
+SCALAR_TIME_CALLS = [
+    (mri.spin_echo_image, (_FR, _TIS, 2500.0, True), {}, TypeError, "^te_ms must be a real"),
+    (mri.spin_echo_image, (_FR, _TIS, np.array([2500.0, 3000.0]), 100.0), {}, TypeError,
+     "^tr_ms must be a real"),
+    (mri.spin_echo_image, (_FR, _TIS, 2500.0, np.array([10.0, 100.0])), {}, TypeError,
+     "^te_ms must be a real"),
+]
+
+test_spin_echo_image_takes_one_tr_and_one_te = bad_input_test(SCALAR_TIME_CALLS)
+
+
 BAD_CALLS = [
     (mri.t1_recovery, (10.0, -5.0), {}, ValueError, "t1_ms"),
     (mri.t1_recovery, (-1.0, 500.0), {}, ValueError, "t_ms"),

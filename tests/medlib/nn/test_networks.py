@@ -39,3 +39,9 @@ BAD_CALLS = [
 
 
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
+
+
+def test_channels_of_2_63_are_refused_by_name():
+    import pytest
+    with pytest.raises(ValueError, match="^channels asks for an array"):   # issue 11
+        nn.tiny_segmenter(2 ** 63)

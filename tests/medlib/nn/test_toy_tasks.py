@@ -43,3 +43,20 @@ BAD_CALLS = [
 
 
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
+
+
+# issue 11: sizes of 2**63 and a mean of 1e300 lesions are refused by name (NumPy said "Maximum
+# allowed dimension exceeded" and "lam value too large")
+HUGE_CALLS = [
+    (nn.lesion_task, (2 ** 63, 16, 0), {}, ValueError, "^n_images and size asks for"),
+    (nn.lesion_task, (2, 2 ** 63, 0), {}, ValueError, "^n_images and size asks for"),
+    (nn.lesion_task, (2, 16, 0), {"lesions_per_image": 1e300}, ValueError,
+     "^lesions_per_image=1e\\+300 discs"),
+]
+
+test_sizes_and_counts_too_large_are_refused = bad_input_test(HUGE_CALLS)
+
+
+def test_as_many_lesions_as_fit_the_image_are_accepted():
+    _, masks = nn.lesion_task(1, 16, 0, radius_px=(1.0, 1.0), lesions_per_image=16 * 16 / np.pi)
+    assert masks.mean() > 0.3          # the image is largely covered, but no error

@@ -85,6 +85,30 @@ BAD_CALLS = [
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
+# issue 11: model, loss_fn, lr and steps are checked by name; values beyond float32's range
+# (which the network computes in) are refused instead of becoming inf and NaN
+_X4, _BCE = np.zeros((1, 1, 4, 4)), F.binary_cross_entropy_with_logits
+ISSUE_11_CALLS = [
+    (nn.train, ("model", _X4, _X4, _BCE), {}, TypeError, "^model must be a torch.nn.Module"),
+    (nn.train, (None, _X4, _X4, _BCE), {}, TypeError, "^model must be a torch.nn.Module"),
+    (nn.predict, ("model", _X4), {}, TypeError, "^model must be a torch.nn.Module"),
+    (nn.predict, (None, _X4), {}, TypeError, "^model must be a torch.nn.Module"),
+    (nn.train, (torch.nn.Identity(), _X4, _X4, "bce"), {}, TypeError, "^loss_fn must be"),
+    (nn.train, (torch.nn.Identity(), _X4, _X4, None), {}, TypeError, "^loss_fn must be"),
+    (nn.train, (torch.nn.Identity(), _X4, _X4, _BCE), {"lr": 1e300}, ValueError, "^lr must be"),
+    (nn.train, (torch.nn.Identity(), _X4, _X4, _BCE), {"steps": 2 ** 63}, ValueError,
+     "^steps must be"),
+    (nn.train, (torch.nn.Identity(), np.full((1, 1, 4, 4), 1e300), _X4, _BCE), {}, ValueError,
+     "^images holds values up to 1e\\+300, beyond float32"),
+    (nn.train, (torch.nn.Identity(), _X4, np.full((1, 1, 4, 4), 1e300), _BCE), {}, ValueError,
+     "^masks holds values"),
+    (nn.predict, (torch.nn.Identity(), np.full((1, 1, 4, 4), -1e300)), {}, ValueError,
+     "^images holds values"),
+]
+
+test_issue_11_bad_training_arguments_are_named = bad_input_test(ISSUE_11_CALLS)
+
+
 def test_predict_and_train_leave_the_arrays_unchanged():
     x, y = nn.lesion_task(2, 16, 0)
     x0, y0 = x.copy(), y.copy()

@@ -141,6 +141,12 @@ BAD_CALLS = [
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
+def test_counts_beyond_numpys_poisson_sampler_are_refused_by_name():
+    with pytest.raises(ValueError, match="^expected must be <= 1e"):  # not "lam value too large"
+        pet.sample_counts(np.array([1.0, 1e300]), 0)
+    assert pet.sample_counts(np.array([1e18]), 0)[0] == pytest.approx(1e18, rel=1e-6)
+
+
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     A = pet.system_matrix(16, np.linspace(0, np.pi, 8, endpoint=False))
     x, r = pet.scale_to_counts(A, _phantom(16, rng).ravel(), 2e4, background_fraction=0.1)

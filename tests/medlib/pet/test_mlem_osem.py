@@ -237,6 +237,15 @@ BAD_CALLS = [
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
+def test_a_number_of_iterations_of_2_63_is_refused_by_name():
+    a = pet.system_matrix(8, np.linspace(0.0, np.pi, 4, endpoint=False))
+    y = np.ones(a.shape[0])
+    with pytest.raises(ValueError, match="^n_iter asks for an array"):
+        pet.mlem(y, a, 2 ** 63)
+    with pytest.raises(ValueError, match="^n_iter"):
+        pet.osem(y, a, 2 ** 63, 2, n_angles=4)
+
+
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     A, x, r, y = _small_problem(rng, n=16, n_angles=8)
     A_before = A.copy()

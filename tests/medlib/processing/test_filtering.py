@@ -267,6 +267,27 @@ BAD_CALLS = [
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
+# issue 11: a sigma or truncate of 1e300 is refused by name before a kernel of 1e300 taps is
+# asked of NumPy ("Maximum allowed size exceeded") or int() overflows
+HUGE_KERNEL_CALLS = [
+    (filtering.gaussian_kernel_1d, (1e300,), {}, ValueError, "^sigma=1e\\+300 and truncate"),
+    (filtering.gaussian_kernel_1d, (1.0,), {"truncate": 1e300}, ValueError, "truncate=1e\\+300"),
+    (filtering.gaussian_kernel_1d, (1e300,), {"truncate": 1e300}, ValueError, "^sigma"),
+    (filtering.gaussian_kernel_2d, (1e5,), {}, ValueError, r"\(2R\+1\)\^2"),  # 2R+1 < 2**28
+    (filtering.gaussian_kernel_2d, (1e300,), {}, ValueError, "^sigma"),
+    (filtering.gaussian_kernel_2d, (1.0,), {"truncate": 1e300}, ValueError, "truncate"),
+    (filtering.gaussian_filter, (np.ones((4, 4)), 1e300), {}, ValueError, "^sigma"),
+    (filtering.unsharp_mask, (np.ones((4, 4)), 1.0, 1.0), {"truncate": 1e300}, ValueError,
+     "truncate"),
+]
+
+test_a_kernel_too_large_is_refused_by_name = bad_input_test(HUGE_KERNEL_CALLS)
+
+
+def test_the_largest_kernel_radius_follows_scipys_rule():
+    assert filtering.gaussian_kernel_1d(2.6, truncate=4.0).size == 2 * int(4.0 * 2.6 + 0.5) + 1
+
+
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     img = rng.normal(size=(12, 11))
     vol = rng.normal(size=(5, 6, 4))

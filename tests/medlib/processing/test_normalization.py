@@ -165,6 +165,22 @@ BAD_CALLS = [
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
+# issue 11: complex grey levels get a named TypeError (not NumPy's "ufunc 'floor'"), and a
+# number of levels of 2**63 is refused before np.bincount overflows
+ISSUE_11_CALLS = [
+    (normalization.histogram, (np.array([0, 1 + 1j]), 4), {}, TypeError, "^image must be real"),
+    (normalization.cdf, (np.array([0, 1 + 1j]), 4), {}, TypeError, "^image must be real"),
+    (normalization.equalize_histogram, (np.array([0, 1 + 1j]), 4), {}, TypeError,
+     "^image must be real"),
+    (normalization.histogram, (np.array([0, 1]), 2 ** 63), {}, ValueError, "^n_levels"),
+    (normalization.cdf, (np.array([0, 1]), 2 ** 63), {}, ValueError, "^n_levels"),
+    (normalization.equalize_histogram, (np.array([0, 1]), 2 ** 63), {}, ValueError,
+     "^n_levels"),
+]
+
+test_issue_11_bad_levels_are_named = bad_input_test(ISSUE_11_CALLS)
+
+
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     img = rng.normal(size=(12, 11))
     levels = rng.integers(0, 8, size=(6, 6))

@@ -228,6 +228,26 @@ BAD_CALLS = [
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
+# issue 11: a complex volume or mask is refused in the caller's name (not dropped, not named
+# 'array'), and a wrong ndim is blamed on the array, not only on the argument compared with it
+ISSUE_11_CALLS = [
+    (resampling.mask_volume_ml, (np.array([1 + 1j, 0.0]), [1.0]), {}, TypeError,
+     "^mask must be real"),
+    (resampling.resample_to_spacing, (np.ones((3, 3, 3)) + 1j, np.eye(4), 1.0), {}, TypeError,
+     "^volume must be real"),
+    (resampling.resample_to_spacing, (5.0, np.eye(4), 1.0), {}, ValueError, "^volume"),
+    (resampling.resample_to_spacing, (np.ones((2, 3, 3, 3)), np.eye(4), 1.0), {}, ValueError,
+     r"volume of shape \(2, 3, 3, 3\)"),
+    (resampling.mask_volume_ml, (True, [1.0]), {}, ValueError, "^mask"),
+    (resampling.mask_volume_ml, (np.ones((2, 2, 2, 2)), [1.0, 1.0, 1.0]), {}, ValueError,
+     r"mask has shape \(2, 2, 2, 2\)"),
+    (resampling.affine_resample, (np.ones((2, 3, 3)), np.eye(2), [0, 0], (3, 3)), {}, ValueError,
+     r"array of shape \(2, 3, 3\)"),
+]
+
+test_issue_11_bad_arrays_are_named = bad_input_test(ISSUE_11_CALLS)
+
+
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     vol = rng.normal(size=(5, 6, 4))
     labels = (vol > 0).astype(np.uint8)

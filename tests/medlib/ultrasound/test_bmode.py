@@ -289,6 +289,50 @@ BAD_CALLS = [
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
+# issue 11: scan_convert checks fill and bounds its grid; simulate_rf refuses an aliased centre
+# frequency and pulses or results beyond 2**28 samples by name
+_LINES, _ANG, _DEP = np.ones((6, 6)), np.linspace(-0.5, 0.5, 6), np.linspace(0.0, 0.05, 6)
+_RF = {"fs_hz": 40e6, "n_samples": 200, "center_frequency_hz": 5e6}
+ISSUE_11_CALLS = [
+    *[(us.scan_convert, (_LINES, _ANG, _DEP), {"pixel_size_m": 5e-3, "fill": bad}, error,
+       "^fill must") for bad, error in [(np.inf, ValueError), (True, TypeError),
+                                        ("0", TypeError), (None, TypeError),
+                                        (1 + 1j, TypeError), (np.zeros(2), TypeError)]],
+    (us.scan_convert, (_LINES, _ANG, _DEP), {"pixel_size_m": 1e-300}, ValueError,
+     "^pixel_size_m=1e-300 asks for an image"),
+    (us.simulate_rf, ([0.01], [1.0]), {**_RF, "center_frequency_hz": 1e300}, ValueError,
+     "^center_frequency_hz=1e\\+300 must be below the Nyquist"),
+    (us.simulate_rf, ([0.01], [1.0]), {**_RF, "center_frequency_hz": 1e-300}, ValueError,
+     "center_frequency_hz=1e-300"),
+    (us.simulate_rf, ([0.01], [1.0]), {**_RF, "fs_hz": 1e300}, ValueError, "fs_hz=1e\\+300"),
+    (us.simulate_rf, ([0.01], [1.0]), {**_RF, "n_samples": 2 ** 63}, ValueError,
+     "^n_samples"),
+]
+
+test_issue_11_bad_input_is_named = bad_input_test(ISSUE_11_CALLS)
+
+
+def test_scan_convert_grid_does_not_depend_on_the_last_bit():
+    img64, x64, y64 = us.scan_convert(_LINES, _ANG, _DEP, pixel_size_m=5e-3)
+    img32, x32, y32 = us.scan_convert(_LINES, _ANG, _DEP.astype(np.float32),
+                                      pixel_size_m=np.float32(5e-3))
+    assert img64.shape == img32.shape == (11, 11)   # y from 0 to 0.05 m in 5 mm steps
+    np.testing.assert_allclose(y32, y64, atol=1e-9)
+    np.testing.assert_allclose(x32, x64, atol=1e-9)
+    assert y64[-1] == pytest.approx(0.05) and x64[0] <= 0.05 * np.sin(-0.5)
+
+
+def test_scan_convert_keeps_a_nan_fill():
+    img, _, _ = us.scan_convert(_LINES, _ANG, _DEP, pixel_size_m=5e-3, fill=np.nan)
+    assert np.isnan(img[0, 0]) and np.nanmax(img) == 1.0
+
+
+def test_gaussian_pulse_of_a_huge_bandwidth_is_a_delta_not_an_overflow():
+    t = np.array([-1e-7, 0.0, 1e-7])
+    np.testing.assert_array_equal(us.gaussian_pulse_envelope(t, 5e6, 1e300), [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(us.gaussian_pulse(t, 1e300, 0.6), [0.0, 1.0, 0.0])
+
+
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     x = rng.random(64)
     lines = rng.random((5, 64))

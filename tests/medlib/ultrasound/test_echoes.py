@@ -149,6 +149,30 @@ BAD_CALLS = [
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
+# issue 11: arrays that do not broadcast are named (not NumPy's "operands could not be broadcast
+# together"), and a huge power-law exponent gives no NaN at zero depth
+BROADCAST_CALLS = [
+    (us.attenuate, (np.ones(4), np.ones(2), np.ones(4)), {}, ValueError,
+     r"alpha_np_per_cm \(2,\)"),
+    (us.attenuate_db, (np.ones(4), np.ones(2), np.ones(4)), {}, ValueError,
+     r"alpha_db_per_cm \(2,\)"),
+    (us.attenuation_db, (np.ones(2), 5.0, np.ones(4)), {}, ValueError,
+     r"alpha_db_per_cm_mhz \(2,\)"),
+    (us.attenuation_db, (0.5, np.ones(2), np.ones(4)), {}, ValueError, r"frequency_mhz \(2,\)"),
+    (us.tissue_attenuation_db, ("liver", np.ones(2), np.ones(4)), {}, ValueError,
+     r"frequency_mhz \(2,\)"),
+]
+
+test_non_broadcasting_arrays_are_named = bad_input_test(BROADCAST_CALLS)
+
+
+def test_attenuation_at_zero_depth_is_zero_for_any_exponent():
+    loss = us.attenuation_db(0.5, 5.0, np.array([0.0, 1.0]), exponent=1e300)
+    assert loss[0] == 0.0 and loss[1] == np.inf          # 0 dB over no path; 5^1e300 overflows
+    np.testing.assert_array_equal(us.attenuation_db(0.0, 5.0, [1.0], exponent=1e300), [0.0])
+    assert us.attenuation_db(0.5, 5.0, 2.0) == pytest.approx(5.0)  # alpha_0 f d, a scalar
+
+
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     x = rng.random(64)
     assert_inputs_unchanged(us.reflection_coefficient, x + 1, x + 2)

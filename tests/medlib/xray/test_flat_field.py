@@ -203,6 +203,19 @@ BAD_CALLS = [
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
+# issue 11: shape None, of the wrong length or of 2**63 pixels, and photon counts beyond
+# NumPy's Poisson sampler, are refused by name
+ISSUE_11_CALLS = [
+    (xray.simulate_detector, (None, 0), {}, TypeError, "^shape must be a sequence of 2"),
+    (xray.simulate_detector, ((), 0), {}, ValueError, "^shape must be a sequence of 2"),
+    (xray.simulate_detector, ((4, 5, 6), 0), {}, ValueError, "^shape must be a sequence of 2"),
+    (xray.simulate_detector, ((2 ** 63, 5), 0), {}, ValueError, "^shape asks for an array"),
+    (xray.simulate_exposure, (np.full(2, 1e300), 1.0, 0.0, 0), {}, ValueError, "^photons"),
+]
+
+test_issue_11_shapes_and_counts_are_named = bad_input_test(ISSUE_11_CALLS)
+
+
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     p = rng.uniform(0, 3, (6, 5))
     gain, dark = xray.simulate_detector((6, 5), rng)

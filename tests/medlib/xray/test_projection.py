@@ -81,6 +81,16 @@ BAD_CALLS = [
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
 
 
+# issue 11: arrays that do not broadcast are named (not NumPy's generic message)
+BROADCAST_CALLS = [
+    (xray.transmission, (np.ones(4), np.ones(2)), {}, ValueError, r"i0 \(2,\)"),
+    (xray.slab_transmission, (np.ones(2), np.ones(4)), {}, ValueError, r"mu_per_cm \(2,\)"),
+    (xray.slab_transmission, (0.2, np.ones(4), np.ones(2)), {}, ValueError, r"i0 \(2,\)"),
+]
+
+test_non_broadcasting_arrays_are_named = bad_input_test(BROADCAST_CALLS)
+
+
 def test_functions_leave_their_inputs_unchanged(assert_inputs_unchanged, rng):
     hu = rng.uniform(-1200, 1500, (4, 6, 5))
     assert_inputs_unchanged(xray.drr, hu, 1.0, axis=2, mu_water_per_cm=0.2)
