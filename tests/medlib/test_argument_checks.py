@@ -7,9 +7,10 @@ huge and tiny values, lists, float32, strided and read-only views), under a per-
 and a memory limit; it also checks purity, determinism and the global random states. A public
 function without an entry in ``CALLS`` fails ``test_every_public_function_has_a_valid_call``.
 
-Known defects (``KNOWN_DEFECTS``) are expected failures, each run strictly on its own: when a fix
-lands, its case passes, the strict xfail fails, and the line must be deleted, so the table can
-only shrink.
+Every case must pass: issue 11's first run found 135 defects beyond the issue's own list, each
+kept as a strict expected failure until it was fixed; all are fixed, with regression tests in the
+test modules of their functions, and the table of expected failures is gone. A defect found later
+is fixed, not tabled.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import time
 
 import numpy as np
 import pytest
-from badinput import BAD, CALL_TIMEOUT, C, Entry, cases, public_api, report, run, same_result
+from badinput import BAD, CALL_TIMEOUT, C, Entry, public_api, report, run, same_result
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -547,16 +548,6 @@ CALLS.update(_BESIDE)
 
 
 # ---------------------------------------------------------------------------------------------
-# Known defects: (function, argument, mutation) -> issue 11's group number, or "new: ..."
-# ---------------------------------------------------------------------------------------------
-# Each runs as a strict expected failure (test_known_defect_still_reproduces): when a fix lands,
-# delete its lines. The groups are those of issue 11; a defect the issue did not list is "new: "
-# with one line saying what the harness found. Empty since issue 11 was fixed (every group of
-# the 135 cases of its first run has regression tests in the test modules of its functions); a
-# defect found later is fixed, or listed here with its reason.
-KNOWN_DEFECTS: dict[tuple[str, str, str], str] = {}
-
-# ---------------------------------------------------------------------------------------------
 # The harness's tests
 # ---------------------------------------------------------------------------------------------
 API = public_api()
@@ -576,32 +567,11 @@ def test_every_entry_names_a_public_function():
     assert not unknown, "CALLS entries naming no public function: " + ", ".join(unknown)
 
 
-def test_every_known_defect_names_a_case():
-    by_name = {}
-    for key in {k[0] for k in KNOWN_DEFECTS}:
-        assert key in CALLS and key in API, f"KNOWN_DEFECTS names {key}, not in CALLS"
-        by_name[key] = {(a, m) for a, m, _ in cases(API[key], CALLS[key])}
-    stale = [k for k in KNOWN_DEFECTS if (k[1], k[2]) not in by_name[k[0]]]
-    assert not stale, f"KNOWN_DEFECTS entries that name no case of the harness: {stale}"
-
-
 @pytest.mark.parametrize("name", sorted(k for k in CALLS if k in API))
 def test_public_function_survives_bad_input(name):
     outcomes = run(API[name], CALLS[name], name)
-    bad = [o for o in outcomes if o.bad and o.key not in KNOWN_DEFECTS]
-    assert not bad, f"{len(bad)} bad outcome(s) (add a fix, or a KNOWN_DEFECTS line):\n" + report(
-        bad)
-
-
-@pytest.mark.parametrize("case", [pytest.param(k, id="-".join(k), marks=pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason=f"issue 11: {v}")) for k, v in
-    sorted(KNOWN_DEFECTS.items())])
-def test_known_defect_still_reproduces(case):
-    name, argument, mutation = case
-    outcomes = [o for o in run(API[name], CALLS[name], name, only={(argument, mutation)})
-                if o.key == case]
-    assert len(outcomes) == 1, f"no such case: {case}"
-    assert not outcomes[0].bad, str(outcomes[0])
+    bad = [o for o in outcomes if o.bad]
+    assert not bad, f"{len(bad)} bad outcome(s):\n" + report(bad)
 
 
 SEEDED = sorted(k for k in CALLS if k in API and inspect.isfunction(API[k])
@@ -806,9 +776,3 @@ def test_an_empty_result_from_a_huge_size_is_wrong_shaped():
 def test_a_change_to_the_global_random_state_is_caught():
     outcomes = _outcomes(toy_touches_global_state, lambda: C(X.copy()))
     assert outcomes[("-", "valid-call")] == "global-state"
-
-
-def test_a_known_defect_table_entry_names_function_argument_and_mutation():
-    assert all(len(k) == 3 and k[0] in CALLS for k in KNOWN_DEFECTS)
-    assert all(v.startswith("new: ") or v.replace(", ", "").isdigit()
-               for v in KNOWN_DEFECTS.values())
