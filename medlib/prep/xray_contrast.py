@@ -17,6 +17,7 @@ import numbers
 
 import numpy as np
 from scipy import ndimage
+from skimage.filters import threshold_otsu
 
 from .._validate import as_array, as_bool, as_int, as_mask, as_scalar
 
@@ -26,6 +27,7 @@ __all__ = [
     "clip_histogram",
     "lung_field_mask",
     "lung_field_normalize",
+    "lung_field_stages",
 ]
 
 #: Grey levels the image is quantised to before binning (scikit-image's ``NR_OF_GRAY``).
@@ -392,36 +394,58 @@ def lung_field_mask(image, *, threshold: float | None = None, smoothing_px: floa
     "Segmentation of anatomical structures in chest radiographs using supervised methods",
     Medical Image Analysis 10 (2006) 19-40.
     """
-    from skimage.filters import threshold_otsu  # scikit-image: Otsu is not the lesson here
+    return lung_field_stages(image, threshold=threshold, smoothing_px=smoothing_px,
+                             closing_px=closing_px)["mask"]
 
+
+def lung_field_stages(image, *, threshold: float | None = None, smoothing_px: float = 2.0,
+                      closing_px: float = 20.0) -> dict:
+    """Every stage of :func:`lung_field_mask`, for display and inspection.
+
+    Parameters
+    ----------
+    image, threshold, smoothing_px, closing_px
+        As for :func:`lung_field_mask`.
+
+    Returns
+    -------
+    dict
+        ``"threshold"`` (float, in the units of ``image``: the one given, or Otsu's),
+        ``"candidates"`` (bool array: smoothed image below the threshold), ``"inside"``
+        (candidates not connected to the border), ``"lungs"`` (the two largest of those),
+        ``"mask"`` (closed and filled: the result of :func:`lung_field_mask`).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`lung_field_mask`.
+    """
     img = as_array(image, "image", ndim=2)
     sigma = as_scalar(smoothing_px, "smoothing_px", low=0.0, high=float(max(img.shape)))
     radius = as_scalar(closing_px, "closing_px", low=0.0)
+    t = None if threshold is None else as_scalar(threshold, "threshold")
     # Work on the image scaled to [0, 1] so that huge or tiny scales neither overflow nor vanish.
-    lo, span = img.min(), float(np.ptp(img))
+    lo, span = float(img.min()), float(np.ptp(img))
     unit = (img - lo) / span if span > 0 else np.zeros_like(img)
     smooth = ndimage.gaussian_filter(unit, sigma) if sigma > 0 else unit
-    if threshold is None:
-        if span == 0:
-            return np.zeros(img.shape, dtype=bool)
-        cut = threshold_otsu(smooth)
+    if t is None:
+        cut = threshold_otsu(smooth) if span > 0 else 0.0
+        t = lo + cut * span
     else:
-        t = as_scalar(threshold, "threshold")
         cut = (t - lo) / span if span > 0 else (np.inf if t > lo else -np.inf)
-    dark = smooth < cut
-    labels, n = ndimage.label(dark)
-    if n == 0:
-        return np.zeros(img.shape, dtype=bool)
+    candidates = smooth < cut
+    labels, n = ndimage.label(candidates)
     on_border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    sizes[0] = 0
+    sizes[0] = 0                             # the background
     sizes[on_border] = 0
+    inside = sizes[labels] > 0
     largest = np.argsort(sizes, kind="stable")[::-1][:2]
     largest = largest[sizes[largest] > 0]
-    if largest.size == 0:
-        return np.zeros(img.shape, dtype=bool)
-    keep = np.isin(labels, largest)
-    return ndimage.binary_fill_holes(_closing_by_disc(keep, radius))
+    lungs = np.isin(labels, largest)
+    mask = ndimage.binary_fill_holes(_closing_by_disc(lungs, radius))
+    return {"threshold": float(t), "candidates": candidates, "inside": inside, "lungs": lungs,
+            "mask": mask}
 
 
 def lung_field_normalize(image, mask, *, keep_outside: bool = False) -> np.ndarray:

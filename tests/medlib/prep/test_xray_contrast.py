@@ -177,6 +177,20 @@ def test_lung_field_mask_of_the_radiograph_is_two_lungs_one_each_side():
     assert not (mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
 
 
+def test_lung_field_stages_end_in_the_mask_and_report_otsus_threshold_in_image_units(rng):
+    img, truth = _phantom()
+    img = 1000 * (img + 0.02 * rng.normal(size=img.shape)) + 50
+    stages = prep.lung_field_stages(img, smoothing_px=0.0, closing_px=3)
+    from skimage.filters import threshold_otsu
+    assert stages["threshold"] == pytest.approx(threshold_otsu(img), rel=1e-6)
+    np.testing.assert_array_equal(stages["candidates"], img < stages["threshold"])
+    assert not stages["inside"][0].any() and (stages["lungs"] <= stages["inside"]).all()
+    np.testing.assert_array_equal(stages["mask"],
+                                  prep.lung_field_mask(img, smoothing_px=0.0, closing_px=3))
+    labels, n = ndimage.label(stages["lungs"])
+    assert n == 2
+
+
 def _phantom():
     y, x = np.mgrid[0:120, 0:140]
     body = ((y - 60) / 55) ** 2 + ((x - 70) / 62) ** 2 < 1
@@ -298,6 +312,8 @@ BAD_INPUT_CALLS = {
                                                          3)),
     "prep.xray_contrast.lung_field_mask": Entry(lambda: C(_PHANTOM.copy(), threshold=None,
                                                           smoothing_px=1.0, closing_px=2.0)),
+    "prep.xray_contrast.lung_field_stages": Entry(lambda: C(_PHANTOM.copy(), threshold=0.5,
+                                                            smoothing_px=1.0, closing_px=2.0)),
     "prep.xray_contrast.lung_field_normalize": Entry(
         lambda: C(_SMALL.copy(), _SMALL > 0.5, keep_outside=False)),
 }
