@@ -177,7 +177,7 @@ def _quantise(img: np.ndarray, nbins: int) -> np.ndarray:
     lut = (levels // (1 + GREY_LEVELS // nbins)).astype(np.uint16)
     sixteen = img * 65535.0
     np.rint(sixteen, out=sixteen)
-    return lut[sixteen.astype(np.uint16)]
+    return np.take(lut, sixteen.astype(np.uint16))
 
 
 def _tile_maps(bins: np.ndarray, kernel, clip: float, nbins: int):
