@@ -18,3 +18,8 @@ to any. Every public name is re-exported here: ``from medlib import prep; prep.w
 from __future__ import annotations
 
 __all__: list[str] = []
+
+from . import xray_contrast  # noqa: E402
+from .xray_contrast import *  # noqa: E402,F403
+
+__all__ += xray_contrast.__all__
