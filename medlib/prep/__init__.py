@@ -18,3 +18,9 @@ to any. Every public name is re-exported here: ``from medlib import prep; prep.w
 from __future__ import annotations
 
 __all__: list[str] = []
+
+# chapter prep-mri, sections 1-2 (bias field, N4)
+from . import bias_field  # noqa: E402
+from .bias_field import *  # noqa: E402,F403
+
+__all__ += bias_field.__all__
