@@ -24,3 +24,7 @@ from . import bias_field  # noqa: E402
 from .bias_field import *  # noqa: E402,F403
 
 __all__ += bias_field.__all__
+from . import n4  # noqa: E402
+from .n4 import *  # noqa: E402,F403
+
+__all__ += n4.__all__
