@@ -521,6 +521,9 @@ def n4_correct(image, *, mask=None, shrink=4, n_iterations=(50, 50, 50, 50),
     on the level's lattice and updates ``log B_hat += Phi dc``; convergence is measured by
     ``CV(exp(-Phi dc))`` over the mask, as ITK does. The lattice of the final field is the sum
     of the levels' lattices (each level's space contains the previous one, as ITK's refinement).
+    The shrunk grid keeps every ``shrink``-th voxel (the middle one of each block); the lattice
+    spans the full-resolution grid, voxel 0 to voxel n - 1, whereas ITK's spans the shrunk
+    image's own extent, slightly smaller.
 
     References
     ----------
