@@ -17,9 +17,11 @@ to any. Every public name is re-exported here: ``from medlib import prep; prep.w
 """
 from __future__ import annotations
 
-__all__: list[str] = []
+from . import bias_field as _bias_field
+from . import n4 as _n4
+from . import xray_contrast as _xray_contrast
+from .bias_field import *  # noqa: F401,F403
+from .n4 import *  # noqa: F401,F403
+from .xray_contrast import *  # noqa: F401,F403
 
-from . import xray_contrast  # noqa: E402
-from .xray_contrast import *  # noqa: E402,F403
-
-__all__ += xray_contrast.__all__
+__all__ = _xray_contrast.__all__ + _bias_field.__all__ + _n4.__all__
