@@ -18,3 +18,9 @@ to any. Every public name is re-exported here: ``from medlib import prep; prep.w
 from __future__ import annotations
 
 __all__: list[str] = []
+
+# MRI intensity normalisation and multi-sequence fusion (chapters/prep-mri, sections 3-4)
+from . import mri_normalization
+from .mri_normalization import *
+
+__all__ += mri_normalization.__all__
