@@ -20,7 +20,8 @@ from __future__ import annotations
 __all__: list[str] = []
 
 # MRI intensity normalisation and multi-sequence fusion (chapters/prep-mri, sections 3-4)
-from . import mri_normalization
+from . import mri_normalization, multisequence
 from .mri_normalization import *
+from .multisequence import *
 
-__all__ += mri_normalization.__all__
+__all__ += mri_normalization.__all__ + multisequence.__all__
