@@ -82,12 +82,17 @@ def _pair(value, name, low, high):
 # White Stripe
 # ---------------------------------------------------------------------------------------------
 def _histogram(values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """Bin centres and counts: one bin per integer for integer data with fewer than ``bins``
-    levels (a finer binning would leave empty bins between the levels), else ``bins`` bins."""
+    """Bin centres and counts of at most ``bins`` equal bins.
+
+    Integer data get bins of a whole number of levels (as R's ``hist`` with its "pretty"
+    breaks): ``bins`` equal bins over 0 ... 3057 would hold one or two integer levels in turn
+    and give the histogram a saw-tooth that a smoother can mistake for peaks.
+    """
     lo, hi = float(values.min()), float(values.max())
-    if hi - lo + 1 <= bins and np.all(values == np.round(values)):
-        counts = np.bincount((values - lo).astype(np.int64), minlength=int(hi - lo) + 1)
-        return lo + np.arange(counts.size, dtype=float), counts.astype(float)
+    if np.all(values == np.round(values)) and hi - lo < 2**31:
+        width = max(1, int(np.ceil((hi - lo + 1) / bins)))
+        counts = np.bincount(((values - lo) // width).astype(np.int64))
+        return lo + width * np.arange(counts.size) + (width - 1) / 2, counts.astype(float)
     counts, edges = np.histogram(values, bins, range=(lo, hi))
     return 0.5 * (edges[1:] + edges[:-1]), counts.astype(float)
 
@@ -100,8 +105,9 @@ def smoothed_histogram(values, *, bins: int = 2000, rare_fraction: float = 0.0):
     values : array_like
         Intensities (any shape; flattened), e.g. the brain voxels of a T1-weighted image.
     bins : int, optional
-        Number of bins (default 2000, as the ``WhiteStripe`` R package); integer data with fewer
-        levels get one bin per integer level instead.
+        Number of bins (default 2000, as the ``WhiteStripe`` R package). Integer data get bins
+        of a whole number of levels (one level per bin when there are fewer than ``bins``), as
+        R's ``hist`` does with its rounded breaks.
     rare_fraction : float, optional
         Drop the bins whose count is below this fraction of the largest count before smoothing
         (the R package's ``rare.prop``: 1/5 for T1 images, 0 keeps all bins).

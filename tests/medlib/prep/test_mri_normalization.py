@@ -114,6 +114,11 @@ def test_smoothed_histogram_counts_every_value_and_smooths_them(rng):
     xi, yi, _ = mn.smoothed_histogram(np.repeat(np.arange(50, 60), 3))   # integer data
     np.testing.assert_array_equal(xi, np.arange(50, 60))
     np.testing.assert_array_equal(yi, 3)
+    # Integer data with more levels than bins: bins of whole levels, no saw-tooth (R's hist
+    # rounds its breaks the same way); 2000 bins over 3000 levels would alternate 1 and 2.
+    xw, yw, _ = mn.smoothed_histogram(np.repeat(np.arange(3000), 5), bins=2000)
+    np.testing.assert_array_equal(yw, 10)
+    np.testing.assert_array_equal(xw, np.arange(0.5, 3000, 2))
     _, yr, _ = mn.smoothed_histogram(v, bins=200, rare_fraction=0.2)
     assert yr.min() >= 0.2 * counts.max()
 
