@@ -144,6 +144,28 @@ def test_registration_recovers_a_known_rigid_map_like_simpleitk():
     assert reg.mutual_information == pytest.approx(history[-200:].max(), rel=1e-9)
 
 
+def test_registration_recovers_a_3d_rigid_map_across_contrasts(rng):
+    base = ndimage.gaussian_filter(rng.normal(size=(48, 52, 56)), 2.0)
+    base = np.where(base > 0, base, 0.3 * base)                  # three "tissues"
+    s_f, s_m = np.array([2.0, 2.0, 2.0]), np.array([3.0, 2.0, 2.5])
+    n_f = tuple(int(n) for n in (np.array(base.shape) - 1) // s_f + 1)
+    n_m = tuple(int(n) for n in (np.array(base.shape) - 1) // s_m + 1)
+    c = (np.array(n_f) - 1) / 2 * s_f
+    fixed = ms.rigid_resample(base, 1.0, np.eye(3), np.zeros(3), c, shape=n_f,
+                              out_spacing_mm=s_f)
+    r = ms.euler_matrix(np.deg2rad([2.0, -3.0, 1.0]))
+    t = np.array([1.5, -1.0, 2.0])
+    moving = ms.rigid_resample(np.exp(-2 * base), 1.0, r.T, -r.T @ t, c, shape=n_m,
+                               out_spacing_mm=s_m)                # another, monotone contrast
+    reg = ms.register_rigid_mi(fixed, moving, s_f, s_m, shrink=(2, 1))   # a small volume
+    pts = np.argwhere(np.ones(n_f, bool)).T * s_f[:, None]
+    true = r @ (pts - c[:, None]) + (c + t)[:, None]
+    est = reg.rotation @ (pts - c[:, None]) + (c + reg.translation_mm)[:, None]
+    assert np.linalg.norm(est - true, axis=0).max() < 1.0           # half a fixed voxel
+    angle = np.arccos(np.clip((np.trace(reg.rotation @ r.T) - 1) / 2, -1, 1))
+    assert np.degrees(angle) < 0.5
+
+
 @pytest.mark.formula("pre.multisequence-fusion")
 def test_fuse_sequences_zscores_and_stacks_channels_first(rng):
     mask = np.zeros((5, 6, 7), bool)
