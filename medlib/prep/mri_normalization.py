@@ -458,8 +458,9 @@ def zscore_foreground(image, mask=None) -> np.ndarray:
     Notes
     -----
     nnU-Net's default for non-CT images. Per image, because MR intensities have no unit shared
-    between images; inside the foreground, because the amount of air around the head would
-    otherwise set mu and sigma.
+    between images; inside the foreground (nnU-Net does so when cropping to the non-zero region
+    removed much of the image, as for skull-stripped brains), because the amount of air around
+    the head would otherwise set mu and sigma.
 
     References
     ----------
