@@ -70,7 +70,7 @@ __version__ = "0.1.0"
 
 #: Public subpackages and modules, imported on first attribute access (``medlib.ct``).
 _SUBMODULES = ("ct", "data", "dl", "geometry", "mri", "nn", "noise", "notebook", "pet",
-               "phantoms", "plotting", "processing", "sampling", "ultrasound", "xray")
+               "phantoms", "plotting", "prep", "processing", "sampling", "ultrasound", "xray")
 
 # ``from medlib import *`` stays on this side of the torch boundary.
 __all__ = [m for m in _SUBMODULES if m != "nn"]

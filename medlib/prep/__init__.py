@@ -18,10 +18,20 @@ to any. Every public name is re-exported here: ``from medlib import prep; prep.w
 from __future__ import annotations
 
 from . import bias_field as _bias_field
+from . import mri_normalization as _mri_normalization
+from . import multisequence as _multisequence
 from . import n4 as _n4
 from . import xray_contrast as _xray_contrast
 from .bias_field import *  # noqa: F401,F403
+from .mri_normalization import *  # noqa: F401,F403
+from .multisequence import *  # noqa: F401,F403
 from .n4 import *  # noqa: F401,F403
 from .xray_contrast import *  # noqa: F401,F403
 
-__all__ = _xray_contrast.__all__ + _bias_field.__all__ + _n4.__all__
+__all__ = [
+    *_xray_contrast.__all__,
+    *_bias_field.__all__,
+    *_n4.__all__,
+    *_mri_normalization.__all__,
+    *_multisequence.__all__,
+]
