@@ -18,3 +18,9 @@ to any. Every public name is re-exported here: ``from medlib import prep; prep.w
 from __future__ import annotations
 
 __all__: list[str] = []
+
+# Chapter prep-common, section 1 (physical resampling)
+from . import physical_resampling  # noqa: E402
+from .physical_resampling import *  # noqa: E402,F403
+
+__all__ += physical_resampling.__all__
