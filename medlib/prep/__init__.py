@@ -19,6 +19,15 @@ from __future__ import annotations
 
 __all__: list[str] = []
 
+# chapter prep-mri, sections 1-2 (bias field, N4)
+from . import bias_field  # noqa: E402
+from .bias_field import *  # noqa: E402,F403
+
+__all__ += bias_field.__all__
+from . import n4  # noqa: E402
+from .n4 import *  # noqa: E402,F403
+
+__all__ += n4.__all__
 # Chapter prep-common, section 1 (physical resampling)
 from . import physical_resampling  # noqa: E402
 from .physical_resampling import *  # noqa: E402,F403
