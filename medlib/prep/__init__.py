@@ -33,3 +33,8 @@ from . import physical_resampling  # noqa: E402
 from .physical_resampling import *  # noqa: E402,F403
 
 __all__ += physical_resampling.__all__
+# Chapter prep-common, section 2 (augmentation)
+from . import augmentation  # noqa: E402
+from .augmentation import *  # noqa: E402,F403
+
+__all__ += augmentation.__all__
