@@ -467,7 +467,7 @@ def _check_iterations(n_iterations) -> tuple[int, ...]:
     return its
 
 
-def n4_correct(image, *, mask=None, shrink: int = 4, n_iterations=(50, 50, 50, 50),
+def n4_correct(image, *, mask=None, shrink=4, n_iterations=(50, 50, 50, 50),
                convergence_threshold: float = 0.001, n_control=4, fwhm: float = 0.15,
                wiener_noise: float = 0.01, n_bins: int = 200, fit: str = "mba",
                ridge: float = 1e-3) -> N4Result:
@@ -481,9 +481,10 @@ def n4_correct(image, *, mask=None, shrink: int = 4, n_iterations=(50, 50, 50, 5
     mask : array_like of bool, optional
         The voxels that estimate the field (e.g. the brain); intersected with ``image > 0``
         (default: ``image > 0``). The field is evaluated and the image corrected everywhere.
-    shrink : int, optional
-        Integer subsampling factor of the working grid (default 4, ANTs' usual; the field is a
-        smooth B-spline, evaluated at full resolution at the end).
+    shrink : int or sequence of int, optional
+        Integer subsampling factor of the working grid, one for all axes or one per axis in
+        ``(z, y, x)`` order (default 4, ANTs' usual; use 1 along thick slices). The field is a
+        smooth B-spline, evaluated at full resolution at the end.
     n_iterations : sequence of int, optional
         Maximum iterations per fitting level; its length is the number of levels (default
         ``(50, 50, 50, 50)``, SimpleITK's). Each level doubles the lattice's mesh.
@@ -527,7 +528,13 @@ def n4_correct(image, *, mask=None, shrink: int = 4, n_iterations=(50, 50, 50, 5
     "N4ITK: improved N3 bias correction", IEEE TMI 29(6), 1310-1320, 2010.
     """
     img = as_array(image, "image", ndim=(2, 3))
-    s = as_int(shrink, "shrink", low=1, high=64)
+    if isinstance(shrink, (list, tuple, np.ndarray)):
+        factors = tuple(as_int(f_, f"shrink[{i}]", low=1, high=64) for i, f_ in enumerate(shrink))
+        if len(factors) != img.ndim:
+            raise ValueError(f"shrink must have one factor per axis ({img.ndim}), got "
+                             f"{len(factors)}")
+    else:
+        factors = (as_int(shrink, "shrink", low=1, high=64),) * img.ndim
     its = _check_iterations(n_iterations)
     threshold = as_scalar(convergence_threshold, "convergence_threshold", low=0.0, high=1.0)
     counts0 = _check_lattice(n_control, img.ndim)
@@ -546,22 +553,23 @@ def n4_correct(image, *, mask=None, shrink: int = 4, n_iterations=(50, 50, 50, 5
         full_mask = full_mask & (img > 0)
     if not full_mask.any():
         raise ValueError("mask selects no voxel where image > 0")
-    if min(img.shape) // s < 2:
-        raise ValueError(f"shrink={s} leaves fewer than 2 samples along an axis of an image of "
-                         f"shape {img.shape}")
+    if any(n // f_ < 2 for n, f_ in zip(img.shape, factors)):
+        raise ValueError(f"shrink={shrink} leaves fewer than 2 samples along an axis of an image "
+                         f"of shape {img.shape}")
     levels = [tuple((c - 3) * 2 ** lev + 3 for c in counts0) for lev in range(len(its))]
     if how == "lstsq" and math.prod(levels[-1]) > MAX_CONTROL_POINTS:
         raise ValueError(f"n_iterations gives {len(its)} fitting levels and {levels[-1]} control "
                          f"points at the last, more than {MAX_CONTROL_POINTS} in all; use fewer "
                          f"levels or a smaller n_control")
 
-    # The working grid: every s-th voxel, centred in its block; positions in full-res indices.
-    positions = [(s - 1) // 2 + s * np.arange(n // s, dtype=float) for n in img.shape]
+    # The working grid: every f-th voxel, centred in its block; positions in full-res indices.
+    positions = [(f_ - 1) // 2 + f_ * np.arange(n // f_, dtype=float)
+                 for n, f_ in zip(img.shape, factors)]
     index = np.ix_(*[p.astype(np.int64) for p in positions])
     work = img[index]
     m = full_mask[index]
     if not m.any():
-        raise ValueError(f"mask selects no voxel on the grid shrunk by shrink={s}")
+        raise ValueError(f"mask selects no voxel on the grid shrunk by shrink={shrink}")
     log_input = np.zeros(work.shape)
     log_input[m] = np.log(work[m])
 

@@ -214,6 +214,16 @@ def test_n4_result_is_consistent_and_mask_restricts_the_estimate(rng):
     assert not np.allclose(rm.field, r.field)
 
 
+def test_n4_shrink_per_axis(rng):
+    _, field, biased = _phantom(rng, shape=(12, 24, 20))
+    same = prep.n4_correct(biased, shrink=(2, 2, 2), n_iterations=(10, 10))
+    np.testing.assert_array_equal(same.field, prep.n4_correct(
+        biased, shrink=2, n_iterations=(10, 10)).field)
+    thick = prep.n4_correct(biased, shrink=(1, 4, 4), n_iterations=(20, 20))
+    assert thick.mask.shape == (12, 6, 5)
+    assert prep.field_correlation(thick.field, field) > 0.8
+
+
 def test_n4_on_a_constant_image_finds_no_field():
     r = prep.n4_correct(np.full((8, 8, 8), 2.0), shrink=1)
     np.testing.assert_allclose(r.field, 1.0, atol=1e-12)
@@ -228,6 +238,8 @@ def test_n4_in_2d_improves_uniformity(rng):
 
 BAD_CALLS = [
     (prep.n4_correct, (np.ones((8, 8, 8)),), {"shrink": 5}, ValueError, "shrink"),
+    (prep.n4_correct, (np.ones((8, 8, 8)),), {"shrink": (1, 2)}, ValueError, "shrink"),
+    (prep.n4_correct, (np.ones((8, 8, 8)),), {"shrink": (1, 0, 2)}, ValueError, r"shrink\[1\]"),
     (prep.n4_correct, (np.ones((8, 8, 8)),), {"n_iterations": 50}, TypeError, "n_iterations"),
     (prep.n4_correct, (np.ones((8, 8, 8)),), {"n_iterations": []}, ValueError, "n_iterations"),
     (prep.n4_correct, (np.ones((8, 8, 8)),), {"n_iterations": [10, 0]}, ValueError,
