@@ -369,7 +369,7 @@ def motion_artifact(image, shift_mm, *, spacing_mm=1.0, axis: int = 0,
         repetition, in order (default 0).
     start_fraction : float, optional
         Fraction of the lines acquired before the motion, in [0, 1] (default 0.5: the object
-        moves half way through, just before the centre of k-space).
+        moves half way through, as the central line k = 0 is reached).
 
     Returns
     -------
