@@ -17,15 +17,19 @@ to any. Every public name is re-exported here: ``from medlib import prep; prep.w
 """
 from __future__ import annotations
 
+from . import augmentation as _augmentation
 from . import bias_field as _bias_field
 from . import mri_normalization as _mri_normalization
 from . import multisequence as _multisequence
 from . import n4 as _n4
+from . import physical_resampling as _physical_resampling
 from . import xray_contrast as _xray_contrast
+from .augmentation import *  # noqa: F401,F403
 from .bias_field import *  # noqa: F401,F403
 from .mri_normalization import *  # noqa: F401,F403
 from .multisequence import *  # noqa: F401,F403
 from .n4 import *  # noqa: F401,F403
+from .physical_resampling import *  # noqa: F401,F403
 from .xray_contrast import *  # noqa: F401,F403
 
 __all__ = [
@@ -34,4 +38,6 @@ __all__ = [
     *_n4.__all__,
     *_mri_normalization.__all__,
     *_multisequence.__all__,
+    *_physical_resampling.__all__,
+    *_augmentation.__all__,
 ]
