@@ -35,6 +35,9 @@ CHAPTER_PACKAGES = {
     "prep-ct-xray": "prep",
     "prep-mri": "prep",
     "prep-common": "prep",
+    # Part III (PyTorch)
+    "segmentation": "segmentation",
+    "restoration": "restoration",
 }
 
 
