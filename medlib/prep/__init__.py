@@ -18,3 +18,8 @@ to any. Every public name is re-exported here: ``from medlib import prep; prep.w
 from __future__ import annotations
 
 __all__: list[str] = []
+
+from . import validation  # noqa: E402  (p2-pitfalls-validate)
+from .validation import *  # noqa: E402,F401,F403
+
+__all__ += validation.__all__
