@@ -19,7 +19,8 @@ from __future__ import annotations
 
 __all__: list[str] = []
 
-from . import validation  # noqa: E402  (p2-pitfalls-validate)
+from . import pitfalls, validation  # noqa: E402  (p2-pitfalls-validate)
+from .pitfalls import *  # noqa: E402,F401,F403
 from .validation import *  # noqa: E402,F401,F403
 
-__all__ += validation.__all__
+__all__ += pitfalls.__all__ + validation.__all__
