@@ -116,6 +116,48 @@ def _ssim_args(image1, image2, data_range, win_size, gaussian, sigma):
     return x, y, 1.0, gaussian, s, w
 
 
+def _combine(moments, n, r):
+    """SSIM from the window means of x, y, x^2, y^2, xy over windows of n voxels.
+
+    Works in place on the five (private, freshly filtered) arrays to keep the memory of a
+    large volume low; the result is the first of them.
+    """
+    ux, uy, uxx, uyy, uxy = moments
+    cov_norm = n / (n - 1.0)                       # sample covariance, as scikit-image
+    c1, c2 = (0.01 * r) ** 2, (0.03 * r) ** 2
+    uxx -= ux * ux
+    uxx *= cov_norm                                # sigma_x^2
+    uyy -= uy * uy
+    uyy *= cov_norm                                # sigma_y^2
+    uxy -= ux * uy
+    uxy *= cov_norm                                # sigma_xy
+    num = ux * uy
+    num *= 2.0
+    num += c1
+    uxy *= 2.0
+    uxy += c2
+    num *= uxy                                     # (2 mu_x mu_y + C1)(2 sigma_xy + C2)
+    ux *= ux
+    uy *= uy
+    ux += uy
+    ux += c1
+    uxx += uyy
+    uxx += c2
+    ux *= uxx                                      # (mu_x^2 + mu_y^2 + C1)(sigma_x^2 + ...)
+    num /= ux
+    return num
+
+
+def _ssim_slices_and_volume(x, y, w):
+    """Uniform-window SSIM maps of two volumes (in units of R = 1), slice by slice and in 3D,
+    sharing the in-plane filtering: the 3D window mean is the in-plane mean averaged along z."""
+    planar = [ndimage.uniform_filter(v, (1, w, w)) for v in (x, y, x * x, y * y, x * y)]
+    s3 = None
+    if x.shape[0] >= w:
+        s3 = _combine([ndimage.uniform_filter1d(v, w, axis=0) for v in planar], w ** 3, 1.0)
+    return _combine(planar, w ** 2, 1.0), s3
+
+
 def _ssim_full(x, y, r, w, gaussian, sigma, axes):
     """SSIM map over the windows of ``axes`` (the other axes get a window of one voxel)."""
     sizes = [w if a in axes else 1 for a in range(x.ndim)]
@@ -131,14 +173,7 @@ def _ssim_full(x, y, r, w, gaussian, sigma, axes):
     else:
         def filt(a):
             return ndimage.uniform_filter(a, sizes)
-    n = float(w ** len(axes))
-    cov_norm = n / (n - 1.0)                       # sample covariance, as scikit-image
-    ux, uy = filt(x), filt(y)
-    vx = cov_norm * (filt(x * x) - ux * ux)
-    vy = cov_norm * (filt(y * y) - uy * uy)
-    vxy = cov_norm * (filt(x * y) - ux * uy)
-    c1, c2 = (0.01 * r) ** 2, (0.03 * r) ** 2
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux ** 2 + uy ** 2 + c1) * (vx + vy + c2))
+    s = _combine([filt(v) for v in (x, y, x * x, y * y, x * y)], w ** len(axes), r)
     pad = (w - 1) // 2
     crop = tuple(slice(pad, n_a - pad) if a in axes else slice(None)
                  for a, n_a in enumerate(x.shape))
@@ -312,8 +347,9 @@ def roi_correlation(image1, image2, *, mask=None) -> float:
         raise ValueError(f"image1 and image2 must have the same shape, got {x.shape} and "
                          f"{y.shape}")
     m = _roi(mask, x.shape)
-    a, b = x[m] - x[m].mean(), y[m] - y[m].mean()
-    for v, name, full in ((a, "image1", x[m]), (b, "image2", y[m])):
+    xm, ym = x[m], y[m]
+    a, b = xm - xm.mean(), ym - ym.mean()
+    for v, name, full in ((a, "image1", xm), (b, "image2", ym)):
         if not np.any(np.abs(v) > 1e-12 * max(1.0, float(np.max(np.abs(full))))):
             raise ValueError(f"{name} is constant inside the mask: the correlation is undefined")
     r = float(np.dot(a, b) / np.sqrt(np.dot(a, a) * np.dot(b, b)))
@@ -349,9 +385,10 @@ def validation_report(before, after, *, data_range, mask=None, min_correlation: 
         ``stats_before``, ``stats_after`` (whole image, :func:`intensity_stats`), ``roi_before``
         and ``roi_after`` (inside the mask), ``gain`` and ``offset`` of the least-squares map
         of ``before`` onto ``after`` inside the mask, ``correlation`` (or None when undefined),
-        ``ssim`` (in the input's dimensionality), ``worst_slice_ssim`` and ``worst_slice``
-        (3D inputs, 2D SSIM along axis 0), ``non_finite`` (count), ``problems`` (list of
-        str) and ``passed`` (bool). JSON-serialisable.
+        ``ssim`` (in the input's dimensionality, averaged inside the mask; None for a volume
+        with fewer than ``win_size`` slices), ``slice_ssim`` (3D inputs: the 2D SSIM of every
+        slice along axis 0), ``worst_slice_ssim`` and ``worst_slice``, ``non_finite``
+        (count), ``problems`` (list of str) and ``passed`` (bool). JSON-serialisable.
 
     Raises
     ------
@@ -389,7 +426,8 @@ def validation_report(before, after, *, data_range, mask=None, min_correlation: 
     if non_finite:
         problems.append(f"after has {non_finite} non-finite values (NaN or infinity)")
         report.update(stats_after=None, roi_after=None, gain=None, offset=None,
-                      correlation=None, ssim=None, worst_slice_ssim=None, worst_slice=None)
+                      correlation=None, ssim=None, slice_ssim=None, worst_slice_ssim=None,
+                      worst_slice=None)
         report.update(problems=problems, passed=False)
         return report
     if float(np.max(np.abs(a))) > 1e100 * r_range:
@@ -411,20 +449,29 @@ def validation_report(before, after, *, data_range, mask=None, min_correlation: 
     if r is not None and r < min_r:
         problems.append(f"correlation {r:.3f} inside the mask is below {min_r}")
     matched = gain * b + offset
-    report["ssim"] = None
-    if min(b.shape) >= w:                          # a 3D window fits (else: slices only)
-        roi = m if m[_crop(m.shape, w)].any() else None
-        s = ssim(matched, a, data_range=r_range, mask=roi, win_size=w)
-        report["ssim"] = s
-        if s < min_s:
-            problems.append(f"SSIM {s:.3f} is below {min_s}")
-    report["worst_slice_ssim"] = report["worst_slice"] = None
+    report["ssim"] = report["worst_slice_ssim"] = report["worst_slice"] = None
+    report["slice_ssim"] = None
+    pad = (w - 1) // 2
+    inner = (slice(pad, -pad),) * 2
     if b.ndim == 3:
-        per_slice = slicewise_ssim(matched, a, data_range=r_range, win_size=w)
+        s2, s3 = _ssim_slices_and_volume(matched / r_range, a / r_range, w)
+        per_slice = s2[(slice(None),) + inner].mean(axis=(1, 2))
         k = int(np.argmin(per_slice))
+        report["slice_ssim"] = [float(v) for v in per_slice]
         report["worst_slice_ssim"], report["worst_slice"] = float(per_slice[k]), k
-        if per_slice[k] < min_s:
-            problems.append(f"slice {k} has a 2D SSIM of {per_slice[k]:.3f}, below {min_s}")
+        if s3 is not None:
+            crop = (slice(pad, -pad),) + inner
+            keep = m[crop] if m[crop].any() else np.ones(s3[crop].shape, bool)
+            report["ssim"] = float(s3[crop][keep].mean())
+    else:
+        crop = _crop(b.shape, w)
+        report["ssim"] = ssim(matched, a, data_range=r_range,
+                              mask=m if m[crop].any() else None, win_size=w)
+    if report["ssim"] is not None and report["ssim"] < min_s:
+        problems.append(f"SSIM {report['ssim']:.3f} is below {min_s}")
+    if report["worst_slice_ssim"] is not None and report["worst_slice_ssim"] < min_s:
+        k = report["worst_slice"]
+        problems.append(f"slice {k} has a 2D SSIM of {per_slice[k]:.3f}, below {min_s}")
     report["problems"] = problems
     report["passed"] = not problems
     return report

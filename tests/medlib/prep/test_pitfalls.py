@@ -147,6 +147,21 @@ def test_jacobian_determinant_of_an_affine_displacement_is_det_a():
     np.testing.assert_allclose(pitfalls.jacobian_determinant(u2, 1.0), -1.0)
 
 
+def test_jacobian_determinant_equals_simpleitk_inside_the_grid():
+    sitk = pytest.importorskip("SimpleITK")
+    rng = np.random.default_rng(6)
+    spacing, shape = np.array([2.0, 1.0, 0.5]), (8, 10, 12)
+    u = np.stack([ndimage.gaussian_filter(rng.normal(size=shape), 2.0) * 3.0 for _ in range(3)])
+    ours = pitfalls.jacobian_determinant(u, spacing)
+    # SimpleITK: a vector image in (x, y, z) order, components (u_x, u_y, u_z), spacing (x, y, z).
+    field = sitk.GetImageFromArray(np.moveaxis(u[::-1], 0, -1), isVector=True)
+    field.SetSpacing(tuple(spacing[::-1].tolist()))
+    ref = sitk.GetArrayFromImage(sitk.DisplacementFieldJacobianDeterminant(
+        sitk.Cast(field, sitk.sitkVectorFloat64)))
+    inner = (slice(1, -1),) * 3                       # the borders use one-sided differences
+    np.testing.assert_allclose(ours[inner], ref[inner], atol=1e-12)
+
+
 BAD_INPUT_CALLS = {
     "prep.pitfalls.lesion_contrast": Entry(
         lambda: C(np.arange(49.0).reshape(7, 7), np.pad(np.ones((3, 3), bool), 2), 1.0,

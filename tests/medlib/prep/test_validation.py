@@ -104,6 +104,14 @@ def test_report_passes_a_linear_step_and_flags_broken_ones():
     assert rep["ssim"] == pytest.approx(1.0, abs=1e-9)
     assert rep["gain"] == pytest.approx(1 / 70.0) and rep["offset"] == pytest.approx(-12 / 70.0)
     json.dumps(rep)
+    # The report's SSIMs are those of the matched input: 3D inside the mask, 2D per slice.
+    mask = vol > 0
+    rep_m = val.validation_report(vol, np.sqrt(np.abs(vol)), data_range=12.0, mask=mask)
+    matched = rep_m["gain"] * vol + rep_m["offset"]
+    assert rep_m["ssim"] == pytest.approx(
+        val.ssim(matched, np.sqrt(np.abs(vol)), data_range=12.0, mask=mask), abs=1e-12)
+    np.testing.assert_allclose(rep_m["slice_ssim"], val.slicewise_ssim(
+        matched, np.sqrt(np.abs(vol)), data_range=12.0), atol=1e-12)
     swapped = val.validation_report(vol, good.transpose(0, 2, 1), data_range=8.0)
     assert not swapped["passed"] and swapped["ssim"] < 0.9
     lost = good.copy()
@@ -210,3 +218,20 @@ BAD_INPUT_CALLS = {
     "prep.validation.ResampleStep": Entry(lambda: C(2.0, order=1)),
     "prep.validation.Pipeline": Entry(lambda: C([val.ClipStep(0.0, 1.0)])),
 }
+
+
+def test_pipeline_clip_and_foreground_zscore_equal_torchio_on_the_training_image():
+    tio = pytest.importorskip("torchio")
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(9)
+    image = rng.normal(-300.0, 600.0, (6, 16, 18))
+    pipe = val.Pipeline([val.ClipStep(-1000.0, 400.0), val.ZScoreStep(foreground_above=-500.0)])
+    ours, _, _ = pipe.fit([image]).apply(image)
+    # TorchIO: the same steps as transforms on a subject; ZNormalization uses the unbiased
+    # standard deviation (n - 1) of the masked voxels, in float32.
+    subject = tio.Subject(ct=tio.ScalarImage(tensor=torch.from_numpy(image[None].copy())))
+    transform = tio.Compose([tio.Clamp(out_min=-1000.0, out_max=400.0),
+                             tio.ZNormalization(masking_method=lambda x: x > -500.0)])
+    ref = transform(subject)["ct"].data[0].numpy().astype(np.float64)
+    n = int((np.clip(image, -1000.0, 400.0) > -500.0).sum())
+    np.testing.assert_allclose(ours * np.sqrt((n - 1) / n), ref, rtol=1e-5, atol=1e-5)
