@@ -529,6 +529,14 @@ class _Step:
     def transform(self, image, affine):
         raise NotImplementedError
 
+    #: Stated dynamic range of the step's output, for SSIM (None: the step is not validated
+    #: on its input's grid, e.g. a resampling).
+    output_range: float | None = None
+
+    def kept(self, image) -> np.ndarray:
+        """The voxels of the input the step promises to map linearly (not clipped)."""
+        return np.ones(np.shape(image), bool)
+
     def to_dict(self) -> dict:
         return {"kind": self.kind, "params": self.params, "fitted": dict(self.fitted)}
 
@@ -568,6 +576,13 @@ class ClipStep(_Step):
     def transform(self, image, affine):
         return np.clip(image, self.low, self.high), affine
 
+    @property
+    def output_range(self) -> float:
+        return self.high - self.low
+
+    def kept(self, image):
+        return (image > self.low) & (image < self.high)
+
 
 class WindowStep(_Step):
     """CT window to [0, 1] with :func:`medlib.ct.window` (level and width in HU).
@@ -596,6 +611,11 @@ class WindowStep(_Step):
 
     def transform(self, image, affine):
         return ct.window(image, self.level, self.width), affine
+
+    output_range = 1.0
+
+    def kept(self, image):
+        return np.abs(image - self.level) < self.width / 2
 
 
 def _foreground(values: np.ndarray, above):
@@ -639,6 +659,8 @@ class ZScoreStep(_Step):
     def transform(self, image, affine):
         return processing.zscore_normalize(image, self.fitted["mean"],
                                            self.fitted["std"]), affine
+
+    output_range = 8.0                             # z-scores of -4 to 4 standard deviations
 
 
 class MinMaxStep(_Step):
@@ -686,6 +708,11 @@ class MinMaxStep(_Step):
         return processing.minmax_normalize(image, self.fitted["x_min"], self.fitted["x_max"],
                                            clip=True), affine
 
+    output_range = 1.0
+
+    def kept(self, image):
+        return (image > self.fitted["x_min"]) & (image < self.fitted["x_max"])
+
 
 class ResampleStep(_Step):
     """Resample to a voxel spacing in mm (:func:`medlib.processing.resample_to_spacing`).
@@ -726,6 +753,20 @@ def _spacing(affine) -> list[float]:
     return [float(v) for v in np.linalg.norm(np.asarray(affine)[:-1, :-1], axis=0)]
 
 
+def _step_verdict(step, before, after) -> dict:
+    """The parts of a step's validation report that go into the pipeline's record."""
+    if step.output_range is None or before.shape != after.shape:
+        return {"skipped": "the step changes the grid; validate it on a common grid"}
+    kept = step.kept(before)
+    try:
+        rep = validation_report(before, after, data_range=step.output_range,
+                                mask=kept if kept.any() else None)
+    except ValueError as exc:                    # too small for the SSIM window, constant ...
+        return {"skipped": str(exc)}
+    return {k: rep[k] for k in ("correlation", "ssim", "worst_slice_ssim", "worst_slice",
+                                "problems", "passed")}
+
+
 class Pipeline:
     """A chain of preprocessing steps, fitted on training images and applied to any image,
     that records what every step did.
@@ -750,9 +791,11 @@ class Pipeline:
     the earlier steps leave them, never from a test image (TorchIO's ``HistogramStandardization``
     is trained the same way). ``apply`` returns the output, its affine and a record: for each
     step its kind, parameters, fitted statistics, statistics of its input and output, shapes,
-    spacings, and the sha256 of the pipeline's input and output. ``json.dumps(record)`` is the
-    audit trail; ``Pipeline.from_record(record)`` rebuilds the fitted pipeline, whose output
-    has the same sha256.
+    spacings, and the sha256 of the pipeline's input and output; with ``validate=True`` also
+    each step's verdict from :func:`validation_report` (on the voxels the step does not clip,
+    with its stated output range). ``json.dumps(record)`` is the audit trail;
+    ``Pipeline.from_record(record)`` rebuilds the fitted pipeline, whose output has the same
+    sha256.
     """
 
     def __init__(self, steps):
@@ -810,7 +853,8 @@ class Pipeline:
         self.is_fitted = True
         return self
 
-    def apply(self, image, affine=None, *, keep_intermediate: bool = False):
+    def apply(self, image, affine=None, *, keep_intermediate: bool = False,
+              validate: bool = False):
         """Apply the fitted steps to one image and record what each did.
 
         Parameters
@@ -821,6 +865,11 @@ class Pipeline:
             Its voxel-to-world affine (default identity).
         keep_intermediate : bool, optional
             Also return every step's output (for validating each step).
+        validate : bool, optional
+            Add to each step that keeps the grid a ``validation`` entry: the verdict of
+            :func:`validation_report` on its input and output, with the step's stated output
+            range and, as region of interest, the voxels it promises to map linearly (those it
+            does not clip); and to the record ``passed``, true when every step passed.
 
         Returns
         -------
@@ -829,7 +878,8 @@ class Pipeline:
         record : dict
             JSON-serialisable: ``steps`` (per step ``kind``, ``params``, ``fitted``,
             ``stats_before``, ``stats_after``, ``shape_before``, ``shape_after``,
-            ``spacing_before``, ``spacing_after``), ``input_sha256``, ``output_sha256``.
+            ``spacing_before``, ``spacing_after``, with ``validate`` ``validation``),
+            ``input_sha256``, ``output_sha256`` (and ``passed`` with ``validate``).
         intermediates : list of numpy.ndarray
             Only with ``keep_intermediate``: the input, then each step's output.
 
@@ -841,6 +891,7 @@ class Pipeline:
         if not self.is_fitted:
             raise RuntimeError("fit the pipeline on training images before apply")
         keep = as_bool(keep_intermediate, "keep_intermediate")
+        check = as_bool(validate, "validate")
         x, aff = self._pair(image, affine)
         record = {"input_sha256": _digest(x), "input_shape": list(x.shape), "steps": []}
         inter = [x]
@@ -848,14 +899,19 @@ class Pipeline:
             entry = step.to_dict()
             entry.update(shape_before=list(x.shape), spacing_before=_spacing(aff),
                          stats_before=intensity_stats(x))
+            x_in = x
             x, aff = step.transform(x, aff)
             entry.update(shape_after=list(x.shape), spacing_after=_spacing(aff),
                          stats_after=intensity_stats(x))
+            if check:
+                entry["validation"] = _step_verdict(step, x_in, x)
             record["steps"].append(entry)
             if keep:
                 inter.append(x)
         record["output_sha256"] = _digest(x)
         record["output_affine"] = np.asarray(aff).tolist()
+        if check:
+            record["passed"] = all(e["validation"].get("passed", True) for e in record["steps"])
         return (x, aff, record, inter) if keep else (x, aff, record)
 
     digest = staticmethod(_digest)

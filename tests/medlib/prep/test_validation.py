@@ -235,3 +235,27 @@ def test_pipeline_clip_and_foreground_zscore_equal_torchio_on_the_training_image
     ref = transform(subject)["ct"].data[0].numpy().astype(np.float64)
     n = int((np.clip(image, -1000.0, 400.0) > -500.0).sum())
     np.testing.assert_allclose(ours * np.sqrt((n - 1) / n), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_pipeline_validation_passes_correct_steps_and_flags_a_buggy_one():
+    z, y, x = np.mgrid[0:8, 0:24, 0:24]
+    vol = 300 * np.sin(x / 3.0) * np.cos(y / 4.0) + 10 * z - 100
+    pipe = val.Pipeline([val.ClipStep(-250.0, 250.0), val.ZScoreStep()]).fit([vol])
+    _, _, rec = pipe.apply(vol, validate=True)
+    assert rec["passed"]
+    clip_check = rec["steps"][0]["validation"]
+    # the clip is validated where it does not clip: a linear map there, correlation 1
+    assert clip_check["correlation"] == pytest.approx(1.0, abs=1e-12) and clip_check["passed"]
+    expected = val.validation_report(vol, np.clip(vol, -250, 250), data_range=500.0,
+                                     mask=(vol > -250) & (vol < 250))
+    assert clip_check["ssim"] == pytest.approx(expected["ssim"], abs=1e-12)
+
+    class OverflowWindow(val.WindowStep):          # an 8-bit overflow hidden in a window step
+        def transform(self, image, affine):
+            return (np.asarray(image) + 1024).astype(np.uint16).astype(np.uint8) / 255.0, affine
+
+    bad = val.Pipeline([OverflowWindow(0.0, 2000.0)])
+    _, _, rec_bad = bad.apply(vol, validate=True)
+    assert not rec_bad["passed"] and rec_bad["steps"][0]["validation"]["problems"]
+    resampled = val.Pipeline([val.ResampleStep(2.0)]).apply(vol, validate=True)[2]
+    assert "skipped" in resampled["steps"][0]["validation"] and resampled["passed"]
