@@ -99,3 +99,10 @@ def test_binder_installs_medlib_without_rebuilding_the_environment():
     post = (ROOT / "postBuild").read_text()
     assert "pip install --no-deps -e ." in post
     assert (ROOT / "postBuild").stat().st_mode & 0o111, "postBuild must be executable"
+
+
+def test_binder_renders_myst_in_jupyterlab():
+    # Without the extension, JupyterLab shows the exercise blocks and {eq}/{term} roles as text.
+    assert "jupyterlab-myst" in _conda()
+    lab = _pyproject()["optional-dependencies"]["lab"]
+    assert any(_name(r) == "jupyterlab-myst" for r in lab)
