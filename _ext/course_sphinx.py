@@ -27,6 +27,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import tomllib
 from pathlib import Path
@@ -139,6 +140,75 @@ def _fix_scripts(app, pagename, templatename, context, doctree) -> None:
                 **attributes, "data-jupyter-widgets-cdn": f"{root}vendor/npm/"})
         kept.append(script)
     context["script_files"] = kept
+
+
+def _student_version():
+    """tools/student_version.py, imported from the book's repository (the source directory)."""
+    tools = str(Path(__file__).resolve().parent.parent / "tools")
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    import student_version
+
+    return student_version
+
+
+def student_launch_urls(buttons: list[dict], branch: str, student_branch: str,
+                        download_url: str) -> list[dict]:
+    """Point a page's launch and download buttons (sphinx-book-theme's header_buttons) at the
+    student copy: Binder and Colab at ``student_branch`` instead of ``branch``, the ``.ipynb``
+    download at ``download_url``; the source download stays, labelled as the instructors'
+    version. Returns the changed buttons; raises if the theme's URLs have an unexpected form."""
+    for group in buttons:
+        if group.get("label") == "launch-buttons":
+            for button in group["buttons"]:
+                url = button.get("url", "")
+                if button.get("text") == "Binder":
+                    new = url.replace(f"/{branch}?urlpath=", f"/{student_branch}?urlpath=", 1)
+                elif button.get("text") == "Colab":
+                    new = url.replace(f"/blob/{branch}/", f"/blob/{student_branch}/", 1)
+                elif button.get("type") == "link":
+                    raise ExtensionError(f"launch button {button.get('text')!r} is not pointed "
+                                         "at the student copy (course_sphinx.py)")
+                else:
+                    continue
+                if new == url:
+                    raise ExtensionError(f"unexpected {button['text']} URL form: {url}")
+                button["url"] = new
+                button["tooltip"] += " (student copy, without solutions)"
+        elif group.get("label") == "download-buttons":
+            for button in group["buttons"]:
+                if button.get("label") == "download-source-button" and \
+                        button.get("text") == ".ipynb":
+                    button["text"] = ".ipynb (with solutions)"
+                    button["tooltip"] = "Download the instructors' version (with solutions)"
+                    button["label"] = "download-instructor-button"
+            group["buttons"] = [b for b in group["buttons"]
+                                if b.get("label") != "download-notebook-button"]
+            group["buttons"].insert(0, {
+                "type": "link", "url": download_url, "text": ".ipynb",
+                "icon": "fas fa-code", "label": "download-notebook-button",
+                "tooltip": "Download the notebook (student copy, without solutions)"})
+    return buttons
+
+
+def _student_copies(app, pagename, templatename, context, doctree) -> None:
+    """Notebook pages: write the page's student copy into the site and point the buttons at it."""
+    source = Path(app.srcdir) / f"{pagename}.ipynb"
+    if not source.is_file() or "header_buttons" not in context:
+        return
+    import nbformat
+
+    sv = _student_version()
+    options = app.config.html_theme_options
+    url = options.get("repository_url", "")
+    student_branch = app.config.course_student_branch
+    nb = sv.student_copy(nbformat.read(source, as_version=4), sv.colab_cell(url, student_branch))
+    target = Path(app.outdir) / "_student" / f"{pagename}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    download = f"{context['pathto']('_student', 1)}/{pagename}.ipynb"
+    student_launch_urls(context["header_buttons"], options.get("repository_branch", "main"),
+                        student_branch, download)
 
 
 def sliced_get_msg(get_msg):
@@ -281,4 +351,6 @@ def setup(app):
     app.connect("missing-reference", resolve_reexports)
     app.connect("config-inited", _config_inited, priority=900)
     app.connect("html-page-context", _fix_scripts, priority=900)
+    app.add_config_value("course_student_branch", "student", "html")
+    app.connect("html-page-context", _student_copies, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,185 @@
+"""Every launch route hands out the student copy (issue 18).
+
+A tiny book, built with the course's Sphinx extension from a repository of its own, has one
+notebook page with an exercise; the test opens the page's Binder path, Colab URL and ``.ipynb``
+download link, resolves each against what they name (the student branch that
+``tools/student_version.py --branch`` commits, the file in the built site) and finds the student
+copy there: no solution cell, the check kept, the Colab set-up cell first. The student copies of
+every chapter notebook are generated from the one source each time the book is built or the branch
+is written, so they cannot fall behind it; the test of the real notebooks is in test_notebooks.py.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import unquote
+
+import nbformat
+import pytest
+import student_version
+
+ROOT = Path(__file__).resolve().parents[2]
+URL = "https://github.com/example-org/example-course"
+
+CONFIG = f"""\
+title: tiny
+only_build_toc_files: true
+execute:
+  execute_notebooks: "off"
+repository:
+  url: {URL}
+  branch: main
+launch_buttons:
+  notebook_interface: jupyterlab
+  binderhub_url: https://mybinder.org
+  colab_url: https://colab.research.google.com
+  thebe: true
+html:
+  use_repository_button: true
+sphinx:
+  extra_extensions:
+    - sphinx_exercise
+    - tiny_student
+  local_extensions:
+    tiny_student: _ext
+  config:
+    course_student_branch: student
+"""
+
+# Loads only the student-copy hook of the course's extension (the rest vendors JavaScript).
+EXTENSION = f"""\
+import sys
+sys.path.insert(0, {str(ROOT / "_ext")!r})
+import course_sphinx
+
+
+def setup(app):
+    app.add_config_value("course_student_branch", "student", "html")
+    app.connect("html-page-context", course_sphinx._student_copies, priority=900)
+    return {{"parallel_read_safe": True}}
+"""
+
+SOLUTION = "answer = 6 * 7  # the solution"
+
+
+def _notebook() -> nbformat.NotebookNode:
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    sol = {"tags": ["solution"]}
+    nb = nbformat.v4.new_notebook(cells=[
+        md("# 1.1 A section\n\nText."),
+        code("import math\nprint(math.pi)"),
+        md("```{exercise} Forty-two\n:label: ex-42\nStore 6 times 7 in `answer`.\n```"),
+        md("```{solution-start} ex-42\n:class: dropdown\n```", metadata=sol),
+        code(SOLUTION, metadata=sol),
+        md("```{solution-end}\n```", metadata=sol),
+        code("# Check exercise 1\nassert answer == 42\nprint('Exercise 1: correct')"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    return nb
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True).stdout
+
+
+@pytest.fixture(scope="module")
+def tiny_book(tmp_path_factory):
+    book = tmp_path_factory.mktemp("book")
+    (book / "_config.yml").write_text(CONFIG)
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
+                                   "  - file: chapters/demo/section\n")
+    (book / "intro.md").write_text("# Tiny\n\nA book.\n")
+    (book / ".gitignore").write_text("_build/\n")
+    (book / "_ext").mkdir()
+    (book / "_ext" / "tiny_student.py").write_text(EXTENSION)
+    (book / "chapters" / "demo").mkdir(parents=True)
+    nbformat.write(_notebook(), book / "chapters" / "demo" / "section.ipynb")
+    for cmd in (("init", "-q", "-b", "main"), ("add", "-A"),
+                ("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "book")):
+        _git(book, *cmd)
+    student_version.write_branch(book)          # what CI publishes with `git push origin student`
+    jb = Path(sys.executable).parent / "jupyter-book"
+    if not jb.exists():
+        jb = shutil.which("jupyter-book")
+    result = subprocess.run([str(jb), "build", "--quiet", str(book)], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return book
+
+
+def _links(html: str) -> dict[str, str]:
+    hrefs = re.findall(r'href="([^"]+)"', html)
+    out = {}
+    for href in hrefs:
+        href = href.replace("&amp;", "&")
+        if "mybinder.org/v2/gh/" in href:
+            out["binder"] = href
+        elif "colab.research.google.com/github/" in href:
+            out["colab"] = href
+        elif href.endswith(".ipynb") and "_student/" in href:
+            out["download"] = href
+    return out
+
+
+def _assert_student_copy(nb: nbformat.NotebookNode) -> None:
+    assert not student_version.has_solution(nb)
+    text = "\n".join(c.source for c in nb.cells)
+    assert SOLUTION not in text
+    assert "# Check exercise 1" in text and "{exercise}" in text
+    assert student_version.COLAB_TAG in nb.cells[0].metadata["tags"]
+    assert "google.colab" in nb.cells[0].source and "student" in nb.cells[0].source
+    assert all(c.get("outputs", []) == [] for c in nb.cells if c.cell_type == "code")
+
+
+def test_every_launch_target_of_a_page_is_the_student_copy(tiny_book):
+    page = tiny_book / "_build" / "html" / "chapters" / "demo" / "section.html"
+    links = _links(page.read_text())
+    assert set(links) == {"binder", "colab", "download"}, links
+    org_repo = URL.removeprefix("https://github.com/")
+    path = "chapters/demo/section.ipynb"
+
+    binder = re.fullmatch(rf"https://mybinder\.org/v2/gh/{org_repo}/([^?]+)\?urlpath=lab/tree/"
+                          r"(.+)", links["binder"])
+    assert binder, links["binder"]
+    colab = re.fullmatch(rf"https://colab\.research\.google\.com/github/{org_repo}/blob/"
+                         r"([^/]+)/(.+)", links["colab"])
+    assert colab, links["colab"]
+    for ref, target in (binder.groups(), colab.groups()):
+        assert (unquote(ref), unquote(target)) == ("student", path)
+        # What Binder and Colab open: that file on that branch of the repository.
+        _assert_student_copy(nbformat.reads(_git(tiny_book, "show", f"{ref}:{target}"),
+                                            as_version=4))
+    download = (page.parent / links["download"]).resolve()
+    _assert_student_copy(nbformat.read(download, as_version=4))
+    # The site's copy and the branch's copy are the same notebook.
+    branch_nb = nbformat.reads(_git(tiny_book, "show", f"student:{path}"), as_version=4)
+    site_nb = nbformat.read(download, as_version=4)
+    assert [c.source for c in site_nb.cells] == [c.source for c in branch_nb.cells]
+    # Instructors still get the full version, labelled as such.
+    assert "with solutions" in page.read_text()
+
+
+def test_student_branch_replaces_notebooks_and_keeps_the_rest(tiny_book):
+    files = set(_git(tiny_book, "ls-tree", "-r", "--name-only", "student").split())
+    assert files == set(_git(tiny_book, "ls-tree", "-r", "--name-only", "main").split())
+    config = (tiny_book / "_config.yml").read_text()
+    assert _git(tiny_book, "show", "student:_config.yml") == config
+    source = nbformat.read(tiny_book / "chapters/demo/section.ipynb", as_version=4)
+    assert student_version.has_solution(source)     # the source is untouched
+    assert _git(tiny_book, "status", "--porcelain").strip() == ""
+
+
+def test_student_branch_moves_forward_without_force(tiny_book, tmp_path):
+    first = _git(tiny_book, "rev-parse", "student").strip()
+    second = student_version.write_branch(tiny_book)
+    assert _git(tiny_book, "rev-parse", f"{second}^").strip() == first
+
+
+def test_real_config_names_the_student_branch():
+    url, branch = student_version.launch_settings(ROOT)
+    assert url.startswith("https://github.com/") and branch == "student"
