@@ -51,7 +51,7 @@ if "google.colab" in sys.modules:
     import os
     import subprocess
 
-    COURSE = "/content/medical-imaging-course"
+    COURSE = {dest!r}
     if not os.path.isdir(COURSE):
         subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", {ref!r},
                         {url!r}, COURSE], check=True)
@@ -71,12 +71,16 @@ def launch_settings(root: Path = ROOT) -> tuple[str, str]:
     return url, branch
 
 
-def colab_cell(url: str | None = None, ref: str | None = None) -> nbformat.NotebookNode:
+COLAB_DEST = "/content/medical-imaging-course"
+
+
+def colab_cell(url: str | None = None, ref: str | None = None,
+               dest: str = COLAB_DEST) -> nbformat.NotebookNode:
     """The first cell of every student copy: on Colab only, clone ``ref`` of ``url``, install it."""
     if url is None or ref is None:
         default_url, default_ref = launch_settings()
         url, ref = url or default_url, ref or default_ref
-    return nbformat.v4.new_code_cell(COLAB_TEMPLATE.format(url=url, ref=ref),
+    return nbformat.v4.new_code_cell(COLAB_TEMPLATE.format(url=url, ref=ref, dest=dest),
                                      metadata={"tags": [COLAB_TAG]})
 
 
