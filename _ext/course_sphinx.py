@@ -31,6 +31,7 @@ import sys
 import tarfile
 import tomllib
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 from sphinx.errors import ExtensionError
 
@@ -152,10 +153,27 @@ def _student_version():
     return student_version
 
 
+def binder_pull_url(binder_url: str, branch: str, binder_branch: str, repo_url: str,
+                    student_branch: str) -> str:
+    """The theme's Binder link of a page, made to start the environment-only ``binder_branch``
+    and pull ``student_branch`` of ``repo_url`` into the session with nbgitpuller (the content
+    lands in ``~/<repository name>``) before opening the page's notebook there."""
+    match = re.fullmatch(rf"(.+/v2/gh/[^/]+/[^/]+)/{re.escape(branch)}\?urlpath=((?:lab/)?tree)/"
+                         r"(.+)", binder_url)
+    if not match:
+        raise ExtensionError(f"unexpected Binder URL form: {binder_url}")
+    prefix, ui, path = match.groups()
+    name = repo_url.rstrip("/").rsplit("/", 1)[-1]
+    pull = "git-pull?" + urlencode({"repo": repo_url, "branch": student_branch,
+                                    "urlpath": f"{ui}/{name}/{path}"})
+    return f"{prefix}/{binder_branch}?urlpath={quote(pull, safe='')}"
+
+
 def student_launch_urls(buttons: list[dict], branch: str, student_branch: str,
-                        download_url: str) -> list[dict]:
+                        download_url: str, binder_branch: str, repo_url: str) -> list[dict]:
     """Point a page's launch and download buttons (sphinx-book-theme's header_buttons) at the
-    student copy: Binder and Colab at ``student_branch`` instead of ``branch``, the ``.ipynb``
+    student copy: Binder at the environment branch pulling ``student_branch``
+    (:func:`binder_pull_url`), Colab at ``student_branch`` instead of ``branch``, the ``.ipynb``
     download at ``download_url``; the source download stays, labelled as the instructors'
     version. Returns the changed buttons; raises if the theme's URLs have an unexpected form."""
     for group in buttons:
@@ -163,7 +181,7 @@ def student_launch_urls(buttons: list[dict], branch: str, student_branch: str,
             for button in group["buttons"]:
                 url = button.get("url", "")
                 if button.get("text") == "Binder":
-                    new = url.replace(f"/{branch}?urlpath=", f"/{student_branch}?urlpath=", 1)
+                    new = binder_pull_url(url, branch, binder_branch, repo_url, student_branch)
                 elif button.get("text") == "Colab":
                     new = url.replace(f"/blob/{branch}/", f"/blob/{student_branch}/", 1)
                 elif button.get("type") == "link":
@@ -208,7 +226,7 @@ def _student_copies(app, pagename, templatename, context, doctree) -> None:
     nbformat.write(nb, target)
     download = f"{context['pathto']('_student', 1)}/{pagename}.ipynb"
     student_launch_urls(context["header_buttons"], options.get("repository_branch", "main"),
-                        student_branch, download)
+                        student_branch, download, app.config.course_binder_branch, url)
 
 
 def sliced_get_msg(get_msg):
@@ -352,5 +370,6 @@ def setup(app):
     app.connect("config-inited", _config_inited, priority=900)
     app.connect("html-page-context", _fix_scripts, priority=900)
     app.add_config_value("course_student_branch", "student", "html")
+    app.add_config_value("course_binder_branch", "binder", "html")
     app.connect("html-page-context", _student_copies, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

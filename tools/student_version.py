@@ -12,15 +12,19 @@ version):
 
 - the **student branch** of the repository (``course_student_branch`` in ``_config.yml``,
   default ``student``): the repository's tree with every chapter notebook replaced by its student
-  copy, so Binder (environment.yml, postBuild, medlib, data/) and Colab open it unchanged. CI
-  writes it with ``--branch`` and publishes it with ``git push origin student``;
+  copy, so Colab (and a local clone) open it unchanged;
+- the **Binder branch** (``course_binder_branch``, default ``binder``): the environment alone
+  (environment.yml, a postBuild that makes ~/<repository>/medlib importable), committed only when
+  the environment changes; Binder builds it once and nbgitpuller pulls the student branch into the
+  session, so content commits start from the cached image. CI writes both with ``--branches``
+  and publishes them with ``git push origin student binder``;
 - the **book**: the Sphinx extension ``_ext/course_sphinx.py`` writes each page's student copy to
   ``_build/html/_student/<page>.ipynb`` and points the page's Binder, Colab and ``.ipynb``
   download buttons at the student copy.
 
     python tools/student_version.py --out student/                 # every chapter notebook
     python tools/student_version.py --out student/ chapters/foundations/geometry.ipynb
-    python tools/student_version.py --branch student               # commit the student branch
+    python tools/student_version.py --branches     # commit the student and Binder branches
 """
 from __future__ import annotations
 
@@ -155,15 +159,70 @@ def write_branch(repo: Path = ROOT, branch: str | None = None, base: str = "HEAD
                             input=(nbformat.writes(nb) + "\n").encode())
                 _git(repo, "update-index", "--cacheinfo", f"100644,{blob},{path}", env=env)
         tree = _git(repo, "write-tree", env=env)
+    message = f"Student copies of {base_sha[:12]} (tools/student_version.py)"
+    return _commit(repo, branch, tree, message)
+
+
+def _commit(repo: Path, branch: str, tree: str, message: str) -> str:
+    """Commit ``tree`` on top of ``branch`` unless its tip has that tree; returns the tip."""
     parents = []
     try:
-        parents = ["-p", _git(repo, "rev-parse", "--verify", f"refs/heads/{branch}^{{commit}}")]
+        tip = _git(repo, "rev-parse", "--verify", f"refs/heads/{branch}^{{commit}}")
     except subprocess.CalledProcessError:
-        pass
-    commit = _git(repo, "commit-tree", tree, *parents, "-m",
-                  f"Student copies of {base_sha[:12]} (tools/student_version.py)")
+        tip = None
+    if tip is not None:
+        if _git(repo, "rev-parse", f"{tip}^{{tree}}") == tree:
+            return tip                  # unchanged: no new commit, so Binder builds nothing new
+        parents = ["-p", tip]
+    commit = _git(repo, "commit-tree", tree, *parents, "-m", message)
     _git(repo, "update-ref", f"refs/heads/{branch}", commit)
     return commit
+
+
+BINDER_POSTBUILD = """\
+#!/bin/bash
+# The course's Binder environment (tools/student_version.py writes this branch). The content, the
+# student branch, is pulled at launch by nbgitpuller into ~/{name}; medlib is imported from there
+# (and finds data/ beside it), so content commits do not rebuild this environment.
+set -euo pipefail
+python - <<'PY'
+import os, pathlib, site
+pathlib.Path(site.getsitepackages()[0], "course-content.pth").write_text(
+    os.path.expanduser("~/{name}") + "\\n")
+PY
+"""
+BINDER_README = """\
+# The Binder environment of the course
+
+This branch holds only the environment (`environment.yml`, `postBuild`), copied from the main
+branch by `tools/student_version.py --branches`. Binder builds its image once and reuses it until
+the environment changes; the notebooks (the student copies, branch `{student}`) are pulled into
+the running session by nbgitpuller, so a change of content starts from the cached image.
+"""
+
+
+def binder_branch(root: Path = ROOT) -> str:
+    """The environment-only branch that Binder builds (``course_binder_branch``)."""
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    return config.get("sphinx", {}).get("config", {}).get("course_binder_branch", "binder")
+
+
+def write_binder_branch(repo: Path = ROOT, branch: str | None = None, base: str = "HEAD") -> str:
+    """Commit the environment of ``base`` alone to the Binder branch (a new commit only when the
+    environment changed). Returns the branch's tip."""
+    url, student = launch_settings(repo)
+    branch = branch or binder_branch(repo)
+    name = url.rstrip("/").rsplit("/", 1)[-1]
+    env_blob = _git(repo, "rev-parse", f"{base}:environment.yml")
+
+    def blob(text: str) -> str:
+        return _git(repo, "hash-object", "-w", "--stdin", input=text.encode())
+
+    entries = (f"100644 blob {env_blob}\tenvironment.yml\n"
+               f"100755 blob {blob(BINDER_POSTBUILD.format(name=name))}\tpostBuild\n"
+               f"100644 blob {blob(BINDER_README.format(student=student))}\tREADME.md\n")
+    tree = _git(repo, "mktree", input=entries.encode())
+    return _commit(repo, branch, tree, "Binder environment (tools/student_version.py)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,13 +230,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="student", help="output folder (default student/)")
     parser.add_argument("notebooks", nargs="*", type=Path,
                         help="notebooks to convert (default: every notebook of the book)")
-    parser.add_argument("--branch", nargs="?", const="", default=None,
-                        help="instead, commit the student tree of HEAD to this branch "
-                             "(default: course_student_branch of _config.yml)")
+    parser.add_argument("--branches", action="store_true",
+                        help="instead, commit the student branch (HEAD's tree, student copies) "
+                             "and the Binder environment branch (course_student_branch and "
+                             "course_binder_branch of _config.yml); push them to publish")
     args = parser.parse_args(argv)
-    if args.branch is not None:
-        commit = write_branch(ROOT, args.branch or None)
-        print(f"student branch -> {commit}")
+    if args.branches:
+        print(f"student branch -> {write_branch(ROOT)}")
+        print(f"binder branch -> {write_binder_branch(ROOT)}")
         return 0
     import course_map
 

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # PyPI name -> conda-forge name, where they differ (conda-forge's CPU-only PyTorch).
 CONDA_NAMES = {"torch": "pytorch-cpu", "simpleitk": "simpleitk"}
 # Extras that notebooks need at run time (Binder must have them); book/test/dev are tooling.
-RUNTIME_EXTRAS = ("notebooks", "lab", "dl", "reference")
+RUNTIME_EXTRAS = ("notebooks", "lab", "dl", "reference", "hub")
 
 
 def _name(requirement: str) -> str:

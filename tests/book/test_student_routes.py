@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote
 
 import nbformat
 import pytest
@@ -47,6 +47,7 @@ sphinx:
     tiny_student: _ext
   config:
     course_student_branch: student
+    course_binder_branch: binder
 """
 
 # Loads only the student-copy hook of the course's extension (the rest vendors JavaScript).
@@ -58,6 +59,7 @@ import course_sphinx
 
 def setup(app):
     app.add_config_value("course_student_branch", "student", "html")
+    app.add_config_value("course_binder_branch", "binder", "html")
     app.connect("html-page-context", course_sphinx._student_copies, priority=900)
     return {{"parallel_read_safe": True}}
 """
@@ -102,7 +104,14 @@ def tiny_book(tmp_path_factory):
     for cmd in (("init", "-q", "-b", "main"), ("add", "-A"),
                 ("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "book")):
         _git(book, *cmd)
-    student_version.write_branch(book)          # what CI publishes with `git push origin student`
+    (book / "environment.yml").write_text("name: tiny\ndependencies:\n  - python=3.11\n")
+    (book / "postBuild").write_text("#!/bin/bash\npip install --no-deps -e .\n")
+    for cmd in (("add", "-A"), ("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q",
+                                "-m", "environment")):
+        _git(book, *cmd)
+    # What CI publishes with `git push origin student binder`.
+    student_version.write_branch(book)
+    student_version.write_binder_branch(book)
     jb = Path(sys.executable).parent / "jupyter-book"
     if not jb.exists():
         jb = shutil.which("jupyter-book")
@@ -143,13 +152,26 @@ def test_every_launch_target_of_a_page_is_the_student_copy(tiny_book):
     org_repo = URL.removeprefix("https://github.com/")
     path = "chapters/demo/section.ipynb"
 
-    binder = re.fullmatch(rf"https://mybinder\.org/v2/gh/{org_repo}/([^?]+)\?urlpath=lab/tree/"
-                          r"(.+)", links["binder"])
+    # Binder: the environment branch, with nbgitpuller pulling the student branch into
+    # ~/<repository name> and opening the page's notebook there.
+    binder = re.fullmatch(rf"https://mybinder\.org/v2/gh/{org_repo}/([^?]+)\?urlpath=(.+)",
+                          links["binder"])
     assert binder, links["binder"]
+    env_ref, pull = unquote(binder.group(1)), unquote(binder.group(2))
+    assert env_ref == "binder"
+    assert _git(tiny_book, "show", f"{env_ref}:environment.yml") == \
+        (tiny_book / "environment.yml").read_text()
+    assert "chapters" not in _git(tiny_book, "ls-tree", "--name-only", env_ref)
+    assert pull.startswith("git-pull?"), pull
+    query = parse_qs(pull.removeprefix("git-pull?"))
+    assert query["repo"] == [URL]
+    name = URL.rsplit("/", 1)[-1]
+    assert query["urlpath"][0].startswith(f"lab/tree/{name}/")
+    binder_target = (query["branch"][0], query["urlpath"][0].removeprefix(f"lab/tree/{name}/"))
     colab = re.fullmatch(rf"https://colab\.research\.google\.com/github/{org_repo}/blob/"
                          r"([^/]+)/(.+)", links["colab"])
     assert colab, links["colab"]
-    for ref, target in (binder.groups(), colab.groups()):
+    for ref, target in (binder_target, colab.groups()):
         assert (unquote(ref), unquote(target)) == ("student", path)
         # What Binder and Colab open: that file on that branch of the repository.
         _assert_student_copy(nbformat.reads(_git(tiny_book, "show", f"{ref}:{target}"),
@@ -174,12 +196,32 @@ def test_student_branch_replaces_notebooks_and_keeps_the_rest(tiny_book):
     assert _git(tiny_book, "status", "--porcelain").strip() == ""
 
 
-def test_student_branch_moves_forward_without_force(tiny_book, tmp_path):
+def test_student_branch_unchanged_without_a_content_change(tiny_book):
     first = _git(tiny_book, "rev-parse", "student").strip()
-    second = student_version.write_branch(tiny_book)
-    assert _git(tiny_book, "rev-parse", f"{second}^").strip() == first
+    assert student_version.write_branch(tiny_book) == first
 
 
-def test_real_config_names_the_student_branch():
+def test_binder_branch_is_rebuilt_only_when_the_environment_changes(tiny_book):
+    first = student_version.write_binder_branch(tiny_book)
+    post = _git(tiny_book, "ls-tree", first, "postBuild").split()
+    assert post[0] == "100755"                      # repo2docker runs it
+    assert ".pth" in _git(tiny_book, "show", f"{first}:postBuild")
+    section = tiny_book / "chapters/demo/section.ipynb"
+    original = section.read_text()
+    try:
+        section.write_text(original.replace("Text.", "Text, changed."))
+        _git(tiny_book, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "content")
+        assert student_version.write_binder_branch(tiny_book) == first     # no new image
+        tip = _git(tiny_book, "rev-parse", "student").strip()
+        new = student_version.write_branch(tiny_book)
+        assert new != tip and _git(tiny_book, "rev-parse", f"{new}^").strip() == tip  # no force
+        assert "Text, changed." in _git(tiny_book, "show", "student:chapters/demo/section.ipynb")
+    finally:
+        section.write_text(original)
+        _git(tiny_book, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "back")
+
+
+def test_real_config_names_the_branches():
     url, branch = student_version.launch_settings(ROOT)
     assert url.startswith("https://github.com/") and branch == "student"
+    assert student_version.binder_branch(ROOT) == "binder"
