@@ -67,9 +67,16 @@ if "google.colab" in sys.modules:
 """
 
 
+def _config(root: Path) -> dict:
+    """``_config.yml`` of the work tree, or of HEAD in a clone without one."""
+    path = root / "_config.yml"
+    text = path.read_text() if path.is_file() else _git(root, "show", "HEAD:_config.yml")
+    return yaml.safe_load(text)
+
+
 def launch_settings(root: Path = ROOT) -> tuple[str, str]:
     """The repository URL and the student branch, from ``_config.yml`` (the one place)."""
-    config = yaml.safe_load((root / "_config.yml").read_text())
+    config = _config(root)
     url = config["repository"]["url"]
     branch = config.get("sphinx", {}).get("config", {}).get("course_student_branch", "student")
     return url, branch
@@ -203,7 +210,7 @@ the running session by nbgitpuller, so a change of content starts from the cache
 
 def binder_branch(root: Path = ROOT) -> str:
     """The environment-only branch that Binder builds (``course_binder_branch``)."""
-    config = yaml.safe_load((root / "_config.yml").read_text())
+    config = _config(root)
     return config.get("sphinx", {}).get("config", {}).get("course_binder_branch", "binder")
 
 

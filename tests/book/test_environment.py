@@ -106,3 +106,13 @@ def test_binder_renders_myst_in_jupyterlab():
     assert "jupyterlab-myst" in _conda()
     lab = _pyproject()["optional-dependencies"]["lab"]
     assert any(_name(r) == "jupyterlab-myst" for r in lab)
+
+
+# notebook 7.x pins jupyterlab's minor version; repo2docker's base image has notebook 7.4
+# (jupyterlab < 4.5), so environment.yml must move notebook with jupyterlab or Binder cannot solve.
+NOTEBOOK_FOR_LAB = {"4.6": "7.6"}
+
+
+def test_binder_notebook_moves_with_jupyterlab():
+    conda = _conda()
+    assert conda.get("notebook") == NOTEBOOK_FOR_LAB[conda["jupyterlab"]]
