@@ -6,6 +6,7 @@
                                the book built from nbval's outputs and checked in a browser
     python course.py lab       open the notebooks in JupyterLab
     python course.py student   write student copies of the notebooks (solutions removed) to student/
+                               (--branches: commit the student and Binder branches to publish)
     python course.py check-site   check the built book in a headless browser (needs Chromium)
 
 Each command creates the virtual environment ``.venv`` on first use and installs the course
@@ -167,6 +168,9 @@ def cmd_lab(args: argparse.Namespace) -> None:
 
 def cmd_student(args: argparse.Namespace) -> None:
     python = ensure_environment()
+    if args.branches:
+        _run(python, "tools/student_version.py", "--branches")
+        return
     _run(python, "tools/student_version.py", "--out", args.out, *args.notebooks)
 
 
@@ -193,6 +197,9 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("student", help="write student copies without solutions")
     p.add_argument("--out", default="student", help="output folder (default: student/)")
     p.add_argument("notebooks", nargs="*", help="notebooks (default: every chapter notebook)")
+    p.add_argument("--branches", action="store_true",
+                   help="commit the student branch and the Binder environment branch from HEAD "
+                        "(what the launch buttons open; then git push origin student binder)")
     p.set_defaults(func=cmd_student)
     args = parser.parse_args(argv)
     args.func(args)

@@ -172,14 +172,19 @@ def write_branch(repo: Path = ROOT, branch: str | None = None, base: str = "HEAD
 
 def _commit(repo: Path, branch: str, tree: str, message: str) -> str:
     """Commit ``tree`` on top of ``branch`` unless its tip has that tree; returns the tip."""
-    parents = []
-    try:
-        tip = _git(repo, "rev-parse", "--verify", f"refs/heads/{branch}^{{commit}}")
-    except subprocess.CalledProcessError:
-        tip = None
+    parents, tip = [], None
+    # A fresh clone (CI) has the published branch only as origin's: continue from it.
+    for ref in (f"refs/heads/{branch}", f"refs/remotes/origin/{branch}"):
+        try:
+            tip = _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+            break
+        except subprocess.CalledProcessError:
+            continue
     if tip is not None:
         if _git(repo, "rev-parse", f"{tip}^{{tree}}") == tree:
-            return tip                  # unchanged: no new commit, so Binder builds nothing new
+            # Unchanged: no new commit, so Binder builds nothing new.
+            _git(repo, "update-ref", f"refs/heads/{branch}", tip)
+            return tip
         parents = ["-p", tip]
     commit = _git(repo, "commit-tree", tree, *parents, "-m", message)
     _git(repo, "update-ref", f"refs/heads/{branch}", commit)

@@ -201,6 +201,15 @@ def test_student_branch_unchanged_without_a_content_change(tiny_book):
     assert student_version.write_branch(tiny_book) == first
 
 
+def test_a_fresh_clone_continues_the_published_branches(tiny_book, tmp_path):
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(tiny_book), str(clone)], check=True)
+    assert student_version.write_branch(clone) == _git(clone, "rev-parse", "origin/student").strip()
+    assert student_version.write_binder_branch(clone) == \
+        _git(clone, "rev-parse", "origin/binder").strip()
+    assert _git(clone, "rev-parse", "student") == _git(clone, "rev-parse", "origin/student")
+
+
 def test_binder_branch_is_rebuilt_only_when_the_environment_changes(tiny_book):
     first = student_version.write_binder_branch(tiny_book)
     post = _git(tiny_book, "ls-tree", first, "postBuild").split()
