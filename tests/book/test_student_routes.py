@@ -10,6 +10,7 @@ is written, so they cannot fall behind it; the test of the real notebooks is in 
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -135,55 +136,122 @@ def _links(html: str) -> dict[str, str]:
     return out
 
 
-def _assert_student_copy(nb: nbformat.NotebookNode) -> None:
+def _assert_student_copy(nb: nbformat.NotebookNode, source: nbformat.NotebookNode) -> None:
+    """``nb`` is the student copy of ``source``: no solution, checks and exercises kept."""
     assert not student_version.has_solution(nb)
     text = "\n".join(c.source for c in nb.cells)
-    assert SOLUTION not in text
-    assert "# Check exercise 1" in text and "{exercise}" in text
+    for cell in source.cells:
+        if "solution" in cell.get("metadata", {}).get("tags", []) and cell.cell_type == "code" \
+                and cell.source.strip():
+            assert cell.source not in text, "a solution's code is in the student copy"
+    checks = [c.source for c in source.cells if c.source.startswith("# Check")]
+    assert [c.source for c in nb.cells if c.source.startswith("# Check")] == checks
+    assert text.count("{exercise}") == sum(c.source.count("{exercise}") for c in source.cells)
     assert student_version.COLAB_TAG in nb.cells[0].metadata["tags"]
-    assert "google.colab" in nb.cells[0].source and "student" in nb.cells[0].source
+    assert "google.colab" in nb.cells[0].source
     assert all(c.get("outputs", []) == [] for c in nb.cells if c.cell_type == "code")
 
 
-def test_every_launch_target_of_a_page_is_the_student_copy(tiny_book):
-    page = tiny_book / "_build" / "html" / "chapters" / "demo" / "section.html"
-    links = _links(page.read_text())
-    assert set(links) == {"binder", "colab", "download"}, links
-    org_repo = URL.removeprefix("https://github.com/")
-    path = "chapters/demo/section.ipynb"
+def follow_routes(page: Path, notebook: str, url: str, open_ref, environment: str) -> None:
+    """Open the Binder, Colab and download targets of the built ``page`` (of the source
+    ``notebook``, a path in the repository) and check each is the student copy.
 
+    ``open_ref(ref, path)`` returns the text of ``path`` on branch ``ref`` of the repository
+    ``url`` (what Binder and Colab open); ``environment`` is the expected environment.yml."""
+    html = page.read_text()
+    links = _links(html)
+    assert set(links) == {"binder", "colab", "download"}, (page, links)
+    org_repo = url.removeprefix("https://github.com/")
+    _, student = student_version.launch_settings(ROOT)
+    source = nbformat.reads(open_ref("main", notebook), as_version=4)
     # Binder: the environment branch, with nbgitpuller pulling the student branch into
     # ~/<repository name> and opening the page's notebook there.
     binder = re.fullmatch(rf"https://mybinder\.org/v2/gh/{org_repo}/([^?]+)\?urlpath=(.+)",
                           links["binder"])
     assert binder, links["binder"]
     env_ref, pull = unquote(binder.group(1)), unquote(binder.group(2))
-    assert env_ref == "binder"
-    assert _git(tiny_book, "show", f"{env_ref}:environment.yml") == \
-        (tiny_book / "environment.yml").read_text()
-    assert "chapters" not in _git(tiny_book, "ls-tree", "--name-only", env_ref)
+    assert env_ref == student_version.binder_branch(ROOT)
+    assert open_ref(env_ref, "environment.yml") == environment
     assert pull.startswith("git-pull?"), pull
     query = parse_qs(pull.removeprefix("git-pull?"))
-    assert query["repo"] == [URL]
-    name = URL.rsplit("/", 1)[-1]
+    assert query["repo"] == [url]
+    name = url.rsplit("/", 1)[-1]
     assert query["urlpath"][0].startswith(f"lab/tree/{name}/")
     binder_target = (query["branch"][0], query["urlpath"][0].removeprefix(f"lab/tree/{name}/"))
     colab = re.fullmatch(rf"https://colab\.research\.google\.com/github/{org_repo}/blob/"
                          r"([^/]+)/(.+)", links["colab"])
     assert colab, links["colab"]
+    copies = []
     for ref, target in (binder_target, colab.groups()):
-        assert (unquote(ref), unquote(target)) == ("student", path)
+        assert (unquote(ref), unquote(target)) == (student, notebook)
         # What Binder and Colab open: that file on that branch of the repository.
-        _assert_student_copy(nbformat.reads(_git(tiny_book, "show", f"{ref}:{target}"),
-                                            as_version=4))
+        copies.append(nbformat.reads(open_ref(unquote(ref), unquote(target)), as_version=4))
     download = (page.parent / links["download"]).resolve()
-    _assert_student_copy(nbformat.read(download, as_version=4))
+    copies.append(nbformat.read(download, as_version=4))
+    for nb in copies:
+        _assert_student_copy(nb, source)
     # The site's copy and the branch's copy are the same notebook.
-    branch_nb = nbformat.reads(_git(tiny_book, "show", f"student:{path}"), as_version=4)
-    site_nb = nbformat.read(download, as_version=4)
-    assert [c.source for c in site_nb.cells] == [c.source for c in branch_nb.cells]
+    assert [c.source for c in copies[-1].cells] == [c.source for c in copies[0].cells]
     # Instructors still get the full version, labelled as such.
-    assert "with solutions" in page.read_text()
+    assert "with solutions" in html
+
+
+def test_every_launch_target_of_a_page_is_the_student_copy(tiny_book):
+    page = tiny_book / "_build" / "html" / "chapters" / "demo" / "section.html"
+    follow_routes(page, "chapters/demo/section.ipynb", URL,
+                  lambda ref, path: _git(tiny_book, "show", f"{ref}:{path}"),
+                  (tiny_book / "environment.yml").read_text())
+    assert "binder" in _git(tiny_book, "branch", "--list", "binder")
+    assert "chapters" not in _git(tiny_book, "ls-tree", "--name-only", "binder")
+
+
+def test_a_page_with_launch_buttons_on_main_fails_the_check(tiny_book, tmp_path):
+    page = tiny_book / "_build" / "html" / "chapters" / "demo" / "section.html"
+    bad = tmp_path / "chapters" / "demo" / "section.html"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(page.read_text().replace("/blob/student/", "/blob/main/"))
+    with pytest.raises(AssertionError):
+        follow_routes(bad, "chapters/demo/section.ipynb", URL,
+                      lambda ref, path: _git(tiny_book, "show", f"{ref}:{path}"),
+                      (tiny_book / "environment.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def site():
+    """The book as last built (marked `site` by conftest.py, run after `course.py book`)."""
+    html = ROOT / "_build" / "html"
+    if not (html / "index.html").is_file():
+        message = "no built site in _build/html (run `python3 course.py book`)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return html
+
+
+def test_built_book_hands_out_student_copies_on_every_notebook_page(site):
+    """Every notebook page of the real book: its launch targets are the student copy. The
+    branches are what `course.py student --branches` commits from this tree, generated here."""
+    import course_map
+
+    url, student = student_version.launch_settings(ROOT)
+    colab = student_version.colab_cell(url, student)
+
+    def open_ref(ref, path):
+        if ref == "main":
+            return (ROOT / path).read_text()
+        if ref == student_version.binder_branch(ROOT):
+            assert path == "environment.yml"
+            return (ROOT / path).read_text()
+        assert ref == student
+        nb = nbformat.read(ROOT / path, as_version=4)
+        return nbformat.writes(student_version.student_copy(nb, colab))
+
+    notebooks = course_map.notebooks(ROOT)
+    assert notebooks
+    for path in notebooks:
+        rel = path.relative_to(ROOT).as_posix()
+        follow_routes(site / rel.replace(".ipynb", ".html"), rel, url, open_ref,
+                      (ROOT / "environment.yml").read_text())
 
 
 def test_student_branch_replaces_notebooks_and_keeps_the_rest(tiny_book):
