@@ -116,8 +116,9 @@ def tiny_book(tmp_path_factory):
     jb = Path(sys.executable).parent / "jupyter-book"
     if not jb.exists():
         jb = shutil.which("jupyter-book")
-    result = subprocess.run([str(jb), "build", "--quiet", str(book)], capture_output=True,
-                            text=True, timeout=300)
+    # Warnings are errors, as in the course's own build.
+    result = subprocess.run([str(jb), "build", "-W", "-n", "--keep-going", "--quiet", str(book)],
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return book
 
