@@ -176,6 +176,8 @@ def _notebook_faults(site: Path, page: str, hrefs: list[str], has_thebe: bool) -
         return []
     faults = []
     nb = f"{stem}.ipynb"
+    # The Binder link carries the notebook's path inside an nbgitpuller URL, quoted twice.
+    hrefs = [unquote(unquote(h)) for h in hrefs]
     if not any("mybinder.org/v2/gh/" in h and nb in h for h in hrefs):
         faults.append("no Binder launch button for this notebook")
     if not any("colab.research.google.com/github/" in h and nb in h for h in hrefs):

@@ -217,6 +217,16 @@ def test_a_page_with_launch_buttons_on_main_fails_the_check(tiny_book, tmp_path)
                       (tiny_book / "environment.yml").read_text())
 
 
+def test_the_site_check_finds_the_student_launch_buttons(tiny_book):
+    import check_site
+
+    html = tiny_book / "_build" / "html"
+    page = "chapters/demo/section.html"
+    hrefs = [h.replace("&amp;", "&") for h in
+             re.findall(r'href="([^"]+)"', (html / page).read_text())]
+    assert check_site._notebook_faults(html, page, hrefs, True) == []
+
+
 @pytest.fixture(scope="module")
 def site():
     """The book as last built (marked `site` by conftest.py, run after `course.py book`)."""
