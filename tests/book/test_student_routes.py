@@ -313,3 +313,19 @@ def test_real_config_names_the_branches():
     url, branch = student_version.launch_settings(ROOT)
     assert url.startswith("https://github.com/") and branch == "student"
     assert student_version.binder_branch(ROOT) == "binder"
+
+
+def test_every_student_copy_starts_with_the_colab_cell():
+    """The tool puts the Colab set-up cell first in the student copy of every chapter notebook
+    (the sources stay without it: instructors run a clone)."""
+    import course_map
+
+    url, student = student_version.launch_settings(ROOT)
+    expected = student_version.colab_cell(url, student).source
+    for path in course_map.notebooks(ROOT):
+        source = nbformat.read(path, as_version=4)
+        copy = student_version.student_copy(source)
+        assert copy.cells[0].source == expected, path
+        assert sum(student_version.COLAB_TAG in c.metadata.get("tags", [])
+                   for c in copy.cells) == 1, path
+        assert not student_version.has_solution(copy), path
