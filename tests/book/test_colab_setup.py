@@ -8,7 +8,9 @@ site-packages added by a ``.pth`` path, without its editable ``medlib``), a repo
 student branch in place of GitHub, pip without an index (no network); then, in one Python process
 as in one kernel: a stand-in ``google.colab`` module, the cell exactly as generated (only the URL
 and the clone's folder differ), the notebook's own imports and a data file read through
-``medlib.data``. ``medlib`` must come from the fresh install, not from this repository.
+``medlib.data``. ``medlib`` must come from the fresh install, not from this repository. The Binder route is
+simulated the same way: the binder branch's postBuild, the student branch where nbgitpuller puts
+it, then a new kernel's imports.
 """
 from __future__ import annotations
 
@@ -94,3 +96,46 @@ def test_colab_cell_does_nothing_elsewhere():
     exec(compile(cell, "colab-cell", "exec"), namespace)   # no google.colab here: no clone
     assert "COURSE" not in namespace
     assert "google.colab" not in sys.modules
+
+
+def test_binder_postbuild_makes_the_pulled_student_copy_importable(tmp_path):
+    """The Binder route, simulated: the binder branch's postBuild run in a fresh environment,
+    then the student branch cloned where nbgitpuller puts it (~/<repository name>), then a new
+    Python process (a kernel started after the pull) imports medlib from it and reads data."""
+    remote = tmp_path / "remote"
+    subprocess.run(["git", "clone", "--quiet", "--shared", "--no-checkout", str(ROOT),
+                    str(remote)], check=True)
+    binder = student_version.write_binder_branch(remote)
+    student_version.write_branch(remote)
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    python = env_dir / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; "
+                              "print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    Path(purelib, "conda_stack.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "MEDLIB_DATA", "VIRTUAL_ENV")}
+    env.update(HOME=str(home), PATH=f"{env_dir / 'bin'}:{env['PATH']}", MPLBACKEND="Agg")
+    post = tmp_path / "postBuild"
+    post.write_text(subprocess.run(["git", "-C", str(remote), "show", f"{binder}:postBuild"],
+                                   capture_output=True, text=True, check=True).stdout)
+    subprocess.run(["bash", str(post)], env=env, check=True, cwd=home)
+    url, branch = student_version.launch_settings(remote)
+    name = url.rstrip("/").rsplit("/", 1)[-1]
+    subprocess.run(["git", "clone", "--quiet", "--branch", branch, remote.as_uri(),
+                    str(home / name)], check=True)
+    script = textwrap.dedent(f"""\
+        import medlib, medlib.data, nbformat
+        assert medlib.__file__.startswith({str(home / name)!r}), medlib.__file__
+        assert medlib.data.path("dicom/ct_head_693.dcm").is_file()
+        nb = nbformat.read({str(home / name / NOTEBOOK)!r}, as_version=4)
+        assert not any("solution" in c.metadata.get("tags", []) for c in nb.cells)
+        print("OK")
+        """)
+    result = subprocess.run([str(python), "-c", script], cwd=home / name / "chapters", env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "OK" in result.stdout
