@@ -8,9 +8,9 @@ site-packages added by a ``.pth`` path, without its editable ``medlib``), a repo
 student branch in place of GitHub, pip without an index (no network); then, in one Python process
 as in one kernel: a stand-in ``google.colab`` module, the cell exactly as generated (only the URL
 and the clone's folder differ), the notebook's own imports and a data file read through
-``medlib.data``. ``medlib`` must come from the fresh install, not from this repository. The Binder route is
-simulated the same way: the binder branch's postBuild, the student branch where nbgitpuller puts
-it, then a new kernel's imports.
+``medlib.data``. ``medlib`` must come from the fresh install, not from this repository. The
+Binder route is simulated the same way: the binder branch's postBuild, the student branch where
+nbgitpuller puts it, then a new kernel's imports.
 """
 from __future__ import annotations
 

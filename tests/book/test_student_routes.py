@@ -106,6 +106,8 @@ def tiny_book(tmp_path_factory):
                 ("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "book")):
         _git(book, *cmd)
     (book / "environment.yml").write_text("name: tiny\ndependencies:\n  - python=3.11\n")
+    (book / "instructor").mkdir()             # instructor-only material (e.g. hidden tests)
+    (book / "instructor" / "hidden_tests.py").write_text("EXPECTED = 42\n")
     (book / "postBuild").write_text("#!/bin/bash\npip install --no-deps -e .\n")
     for cmd in (("add", "-A"), ("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q",
                                 "-m", "environment")):
@@ -267,7 +269,9 @@ def test_built_book_hands_out_student_copies_on_every_notebook_page(site):
 
 def test_student_branch_replaces_notebooks_and_keeps_the_rest(tiny_book):
     files = set(_git(tiny_book, "ls-tree", "-r", "--name-only", "student").split())
-    assert files == set(_git(tiny_book, "ls-tree", "-r", "--name-only", "main").split())
+    main = set(_git(tiny_book, "ls-tree", "-r", "--name-only", "main").split())
+    assert "instructor/hidden_tests.py" in main
+    assert files == main - {"instructor/hidden_tests.py"}   # STUDENT_EXCLUDE
     config = (tiny_book / "_config.yml").read_text()
     assert _git(tiny_book, "show", "student:_config.yml") == config
     source = nbformat.read(tiny_book / "chapters/demo/section.ipynb", as_version=4)
