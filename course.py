@@ -8,6 +8,8 @@
     python course.py student   write student copies of the notebooks (solutions removed) to student/
                                (--branches: commit the student and Binder branches to publish)
     python course.py check-site   check the built book in a headless browser (needs Chromium)
+    python course.py grade DIR    grade a class's returned notebooks (DIR/<student>/*.ipynb):
+                               scores.csv and feedback per student in grades/ (tools/grade.py)
 
 Each command creates the virtual environment ``.venv`` on first use and installs the course
 (``pip install -c constraints.txt -e ".[dev]"``: the package ``medlib`` with lower-bound
@@ -174,6 +176,11 @@ def cmd_student(args: argparse.Namespace) -> None:
     _run(python, "tools/student_version.py", "--out", args.out, *args.notebooks)
 
 
+def cmd_grade(args: argparse.Namespace) -> None:
+    python = ensure_environment()
+    _run(python, "tools/grade.py", *args.grade_args)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -201,6 +208,11 @@ def main(argv: list[str] | None = None) -> None:
                    help="commit the student branch and the Binder environment branch from HEAD "
                         "(what the launch buttons open; then git push origin student binder)")
     p.set_defaults(func=cmd_student)
+    p = sub.add_parser("grade", help="grade returned notebooks (see tools/grade.py --help)",
+                       add_help=False)
+    p.add_argument("grade_args", nargs=argparse.REMAINDER,
+                   help="SUBMISSIONS [--out grades/] [--timeout S] [--memory-gb G] ...")
+    p.set_defaults(func=cmd_grade)
     args = parser.parse_args(argv)
     args.func(args)
 

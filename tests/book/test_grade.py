@@ -1,0 +1,186 @@
+"""tools/grade.py: a class of five returned notebooks (correct, partly correct, broken, timing
+out, hostile) is graded to the expected scores, within its limits, leaving the instructor's files
+untouched."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+import grade  # noqa: E402
+import student_version  # noqa: E402
+
+
+def _sandbox_works() -> bool:
+    try:
+        cmd = [*grade.sandbox_command([]), sys.executable, "-c", "pass"]
+        return subprocess.run(cmd, capture_output=True, timeout=60).returncode == 0
+    except (OSError, RuntimeError, subprocess.TimeoutExpired):
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _sandbox_works(),
+                                reason="needs Linux namespaces (unshare, as root or with "
+                                       "unprivileged user namespaces)")
+
+SETUP = "import numpy as np\nfrom medlib import ct\nx = np.arange(5.0)\n"
+SOLUTION_1 = "total = float(x.sum())\n"
+CHECK_1 = ('# Check exercise 1\nassert np.isclose(total, np.sum(x)), "add up every value of x"'
+           '\nprint("Exercise 1: correct")\n')
+SOLUTION_2 = "def hu(stored):\n    return ct.hu_from_stored(stored, slope=1.0, intercept=-1024.0)\n"
+CHECK_2 = ("# Check exercise 2\nassert np.allclose(hu(x), ct.hu_from_stored(x, slope=1.0, "
+           "intercept=-1024.0))\nprint('Exercise 2: correct')\n")
+HIDDEN = """\
+# %% exercise 1, 2 points
+assert isinstance(total, float), "a float"
+# %% exercise 2, 1 point
+assert np.allclose(hu(np.array([24.0, -1.5])), [-1000.0, -1025.5])
+"""
+
+
+def _md(text, tags=()):
+    return nbformat.v4.new_markdown_cell(text, metadata={"tags": list(tags)})
+
+
+def _code(text, tags=()):
+    return nbformat.v4.new_code_cell(text, metadata={"tags": list(tags)})
+
+
+def _instructor_notebook():
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    cells = [_md("# 0.1 Demo"), _code(SETUP)]
+    for n, sol, check in ((1, SOLUTION_1, CHECK_1), (2, SOLUTION_2, CHECK_2)):
+        cells += [_md(f"```{{exercise}}\n:label: demo-ex{n}\nExercise {n}.\n```"),
+                  _md(f"```{{solution-start}} demo-ex{n}\n```", ["solution"]),
+                  _code(sol, ["solution"]), _md("```{solution-end}\n```", ["solution"]),
+                  _code(check)]
+    nb.cells = cells
+    return nb
+
+
+def _submission(nb, answers: dict):
+    """The student copy of ``nb`` with the placeholder of exercise n replaced by answers[n]."""
+    student = student_version.student_copy(nb, nbformat.v4.new_code_cell("pass"))
+    cells, n = [], 0
+    for cell in student.cells:
+        if "exercise" in cell.metadata.get("tags", []):
+            n += 1
+            answer = answers.get(n, cell.source)
+            for source in [answer] if isinstance(answer, str) else answer:   # one or more cells
+                cells.append(_code(source, ["exercise"]))
+            continue
+        cells.append(cell)
+    student.cells = cells
+    return student
+
+
+def _digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts:
+            h.update(str(p).encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def test_a_class_is_graded_to_the_expected_scores_and_harms_nothing(tmp_path):
+    chapters, hidden = tmp_path / "chapters", tmp_path / "grading" / "hidden"
+    (chapters / "demo").mkdir(parents=True)
+    hidden.mkdir(parents=True)
+    source = _instructor_notebook()
+    nbformat.write(source, chapters / "demo" / "demo.ipynb")
+    (hidden / "demo.py").write_text(HIDDEN)
+    returned = tmp_path / "returned"
+    hostile_1 = f"""\
+import os, shutil
+shutil.rmtree({str(chapters)!r}, ignore_errors=True)      # delete the instructor's notebooks
+for victim in ({str(ROOT / 'medlib' / '__init__.py')!r}, {str(hidden / 'demo.py')!r}):
+    try:
+        os.remove(victim)
+    except OSError:
+        pass
+try:
+    os.kill(os.getppid(), 9)
+except OSError:
+    pass
+np.isclose = lambda *a, **k: True                # rewrite the check's helper
+total = -1.0
+"""
+    hostile_2 = f"""\
+import json
+text = open({str(chapters / 'demo' / 'demo.ipynb')!r}).read()   # read the solutions
+exec([c for c in json.loads(text)['cells'] if 'def hu' in ''.join(c['source'])][0]['source'])
+"""
+    memory_hog = "blocks = []\nwhile True:\n    blocks.append(np.empty(2**27))   # 1 GB each\n"
+    class_ = {
+        "ada": {1: SOLUTION_1, 2: SOLUTION_2},
+        # Correct in another way (any correct answer passes the check), but an int: the hidden
+        # test of exercise 1 fails; exercise 2 correct by a formula of one's own.
+        "bob": {1: "total = int(sum(x))", 2: "def hu(s):\n    return np.asarray(s) - 1024.0"},
+        "eve": {1: hostile_1, 2: [memory_hog, hostile_2]},
+        "tim": {1: SOLUTION_1, 2: "while True:\n    pass\n" + SOLUTION_2},
+    }
+    for student, answers in class_.items():
+        (returned / student).mkdir(parents=True)
+        nbformat.write(_submission(source, answers), returned / student / "demo.ipynb")
+    (returned / "kim").mkdir()
+    (returned / "kim" / "demo.ipynb").write_text('{"cells": [ broken')
+    before = {p: _digest(p) for p in (chapters, hidden, ROOT / "medlib")}
+    out = tmp_path / "grades"
+
+    start = time.monotonic()
+    results = grade.grade_folder(returned, out, chapters, hidden, timeout=60, cell_timeout=5,
+                                 memory_gb=3.0)
+    elapsed = time.monotonic() - start
+
+    rows = list(csv.DictReader(open(out / "scores.csv")))
+    totals = {r["student"]: (float(r["points"]), float(r["max_points"]))
+              for r in rows if r["notebook"] == "TOTAL"}
+    assert totals == {"ada": (5, 5), "bob": (3, 5), "eve": (0, 5), "kim": (0, 5),
+                      "tim": (3, 5)}, totals
+    per = {(r["student"], r["exercise"]): float(r["points"]) for r in rows if r["exercise"]}
+    assert per[("bob", "1")] == 1 and per[("bob", "2")] == 2 and per[("tim", "2")] == 0
+    assert {p: _digest(p) for p in before} == before, "the instructor's files changed"
+    assert elapsed < 5 * 60, f"grading took {elapsed:.0f} s"
+    assert all(r.seconds < 60 for r in results)
+    feedback = {p.stem: p.read_text() for p in (out / "feedback").glob("*.md")}
+    assert set(feedback) == set(totals)
+    assert "longer than 5 s" in feedback["tim"]
+    assert "changed library code (numpy.isclose)" in feedback["eve"]
+    assert "MemoryError" in feedback["eve"] and "FileNotFoundError" in feedback["eve"]
+    assert "could not be read" in feedback["kim"]
+    assert "add up every value of x" not in feedback["ada"]
+    assert "Exercise 1, hidden test" in feedback["bob"] and "a float" in feedback["bob"]
+
+
+def test_the_sandbox_has_no_network_and_cannot_write_or_read_the_course():
+    probe = f"""
+import pathlib, socket
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=3)
+    print("NET")
+except OSError:
+    pass
+try:
+    pathlib.Path({str(ROOT / "medlib" / "grader-probe.txt")!r}).write_text("x")
+    print("WROTE")
+except OSError:
+    pass
+print("SOLUTIONS", len(list(pathlib.Path({str(ROOT / "chapters")!r}).rglob("*.ipynb"))))
+"""
+    cmd = [*grade.sandbox_command([ROOT / "chapters"]), sys.executable, "-c", probe]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                            env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+    assert result.returncode == 0, result.stderr
+    assert "NET" not in result.stdout and "WROTE" not in result.stdout
+    assert "SOLUTIONS 0" in result.stdout
+    assert not (ROOT / "medlib" / "grader-probe.txt").exists()

@@ -1,0 +1,562 @@
+#!/usr/bin/env python3
+"""Grade a class's returned notebooks: a CSV score table and one feedback file per student.
+
+    python tools/grade.py returned/ --out grades/          # or: python3 course.py grade returned/
+
+``returned/`` holds one folder per student with the notebooks they returned, under the names of
+the chapter notebooks (``returned/ada/hu-windowing.ipynb``). For each returned notebook the grader
+builds the program it runs from the **instructor's** notebook (found by name under
+``chapters/``): the instructor's cells, except that each exercise's solution is replaced by the
+student's answer (the code cells just above the student's ``# Check exercise N`` cell), followed
+by the instructor's public check and the instructor-only hidden tests of that exercise
+(``grading/hidden/<notebook stem>.py``, blocks headed ``# %% exercise N, P points``; the student
+branch leaves ``grading/hidden/`` out). A check the student edited or deleted is therefore
+irrelevant: the instructor's is run. Points: 1 for the public check (``--check-points``) plus the
+points of each hidden block that passes.
+
+Each notebook runs in its own process (``python tools/grade.py --run``, reading the program on
+stdin and reporting on a pipe), isolated by what Linux offers without extra software:
+
+- ``unshare --net --mount`` (needs root, or unprivileged user namespaces with ``--user``): no
+  network; a private, size-limited tmpfs on ``/tmp``, ``/var/tmp`` and ``/dev/shm`` as the
+  working directory; the course repository mounted read-only; ``chapters/``, ``grading/``,
+  ``instructor/``, ``_build/``, the submissions, the output folder and every ``--hide`` path
+  covered by empty tmpfs (no solutions or hidden tests to read);
+- then ``setpriv`` to the unprivileged user ``nobody`` (when run as root), so the code cannot
+  undo the mounts or write anyone's files;
+- ``resource.setrlimit``: address space (``--memory-gb``), CPU seconds, file size, processes;
+  a time limit per cell (``--cell-timeout``, SIGALRM) and per notebook (``--timeout``, the
+  process group killed).
+
+Between an exercise's answer and its check the runner restores every name the instructor's cells
+defined that the answer rebound (``np``, data, helpers), and compares the attributes of every
+loaded module (``numpy``, ``medlib``, ``builtins``...) with a snapshot: an answer that patches a
+library scores 0 for that exercise, and the patch is undone. Known limit: the answer runs in the
+same process as the runner, so a determined attacker with knowledge of the runner could forge its
+report; the grader trusts nothing else from the submission (no files, no exit code).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECK = re.compile(r"\s*#\s*Check exercise\s+(\d+)", re.IGNORECASE)
+HIDDEN_BLOCK = re.compile(r"^# %% exercise (\d+)(?:,\s*(\d+(?:\.\d+)?)\s*points?)?\s*$",
+                          re.MULTILINE)
+NOBODY = 65534
+# Instructor-only paths of the course, hidden from submissions (besides --hide).
+HIDDEN_PATHS = ("chapters", "grading", "instructor", "_build", "student")
+
+
+# --------------------------------------------------------------------------------------------
+# Building the program of one submission
+# --------------------------------------------------------------------------------------------
+
+def _tags(cell) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def _source(cell) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def _check_number(cell) -> int | None:
+    if cell.get("cell_type") != "code":
+        return None
+    m = CHECK.match(_source(cell))
+    return int(m.group(1)) if m else None
+
+
+def assigned_names(source: str) -> set[str]:
+    """Names a cell binds (its answers), or the empty set if it does not parse."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+    return names
+
+
+def student_answers(nb: dict) -> dict[int, list[str]]:
+    """Exercise number -> the code of the cells just above the student's check of it."""
+    cells = nb.get("cells", [])
+    answers: dict[int, list[str]] = {}
+    for i, cell in enumerate(cells):
+        n = _check_number(cell)
+        if n is None:
+            continue
+        code = []
+        for prev in reversed(cells[:i]):
+            if prev.get("cell_type") != "code" or _check_number(prev) is not None:
+                break
+            code.insert(0, _source(prev))
+        answers.setdefault(n, code)
+    return answers
+
+
+def hidden_tests(path: Path) -> dict[int, list[tuple[float, str]]]:
+    """Exercise number -> [(points, code)] from a hidden-test file (empty if none)."""
+    if not path.is_file():
+        return {}
+    text = path.read_text()
+    blocks: dict[int, list[tuple[float, str]]] = {}
+    heads = list(HIDDEN_BLOCK.finditer(text))
+    for k, m in enumerate(heads):
+        end = heads[k + 1].start() if k + 1 < len(heads) else len(text)
+        points = float(m.group(2)) if m.group(2) else 1.0
+        blocks.setdefault(int(m.group(1)), []).append((points, text[m.end():end].strip() + "\n"))
+    return blocks
+
+
+def program(source_nb: dict, student_nb: dict, hidden: dict[int, list[tuple[float, str]]],
+            check_points: float = 1.0) -> tuple[list[dict], dict[int, float]]:
+    """The cells to run for one submission, and the maximum points of each exercise."""
+    answers = student_answers(student_nb)
+    cells = source_nb["cells"]
+    # The answer names of each exercise: what its solution cells bind.
+    solution_names: dict[int, set[str]] = {}
+    pending: set[str] = set()
+    for cell in cells:
+        if cell.get("cell_type") == "code" and "solution" in _tags(cell):
+            pending |= assigned_names(_source(cell))
+        n = _check_number(cell)
+        if n is not None:
+            solution_names[n], pending = pending, set()
+    steps: list[dict] = []
+    maximum: dict[int, float] = {}
+    inserted: set[int] = set()
+    upcoming = iter(sorted(solution_names))
+    next_ex = next(upcoming, None)
+    for cell in cells:
+        if cell.get("cell_type") != "code" or "colab-setup" in _tags(cell):
+            continue
+        n = _check_number(cell)
+        if "solution" in _tags(cell):
+            if next_ex is not None and next_ex not in inserted:
+                inserted.add(next_ex)
+                steps.append({"kind": "answer", "exercise": next_ex,
+                              "names": sorted(solution_names[next_ex]),
+                              "cells": answers.get(next_ex)})
+            continue
+        if n is not None:
+            if n not in inserted:          # an exercise without solution cells
+                inserted.add(n)
+                steps.append({"kind": "answer", "exercise": n,
+                              "names": sorted(solution_names.get(n, ())),
+                              "cells": answers.get(n)})
+            steps.append({"kind": "check", "exercise": n, "points": check_points,
+                          "source": _source(cell)})
+            maximum[n] = check_points
+            for points, code in hidden.get(n, []):
+                steps.append({"kind": "hidden", "exercise": n, "points": points,
+                              "source": code})
+                maximum[n] += points
+            next_ex = next(upcoming, None)
+            while next_ex is not None and next_ex in inserted:
+                next_ex = next(upcoming, None)
+            continue
+        steps.append({"kind": "setup", "source": _source(cell)})
+    return steps, maximum
+
+
+# --------------------------------------------------------------------------------------------
+# The runner (inside the sandbox)
+# --------------------------------------------------------------------------------------------
+
+class _CellTimeout(BaseException):
+    pass
+
+
+def _snapshot_modules(user_ns: dict) -> dict[str, dict]:
+    """The public attributes of every loaded module (not the notebook's own namespace)."""
+    return {name: {k: v for k, v in vars(mod).items() if not k.startswith("_")}
+            for name, mod in list(sys.modules.items())
+            if name != "__main__" and mod is not None and hasattr(mod, "__dict__")
+            and vars(mod) is not user_ns}
+
+
+def _restore_modules(snapshot: dict[str, dict]) -> list[str]:
+    """Undo changes of existing module attributes since ``snapshot``; names of the changed."""
+    changed = []
+    ignore = {("sys", "last_type"), ("sys", "last_value"), ("sys", "last_traceback"),
+              ("sys", "last_exc")}                  # set by IPython when a cell raises
+    for name, before in snapshot.items():
+        mod = sys.modules.get(name)
+        if mod is None:
+            continue
+        now = vars(mod)
+        for key, value in before.items():
+            if (name, key) in ignore:
+                continue
+            if now.get(key, _MISSING) is not value:
+                changed.append(f"{name}.{key}")
+                try:
+                    setattr(mod, key, value)
+                except (AttributeError, TypeError):
+                    pass
+    return changed
+
+
+_MISSING = object()
+
+
+def run(steps: list[dict], report, cell_timeout: float) -> None:
+    """Run ``steps`` in one namespace; ``report(dict)`` for every check and hidden test."""
+    import builtins
+
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance(colors="NoColor")
+    _real_report = report
+
+    def on_alarm(signum, frame):
+        raise _CellTimeout()
+
+    def execute(code: str) -> str | None:
+        """Run a cell; an error message, or None."""
+        signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, cell_timeout)
+        try:
+            result = shell.run_cell(code, store_history=True, silent=False)
+        except _CellTimeout:
+            return f"the cell ran longer than {cell_timeout:.0f} s"
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        err = result.error_before_exec or result.error_in_exec
+        if isinstance(err, _CellTimeout):
+            return f"the cell ran longer than {cell_timeout:.0f} s"
+        if err is not None:
+            return f"{type(err).__name__}: {err}"[:500]
+        return None
+
+    tampered: dict[int, list[str]] = {}
+    builtins_before = dict(vars(builtins))
+    for step in steps:
+        kind = step["kind"]
+        if kind == "setup":
+            execute(step["source"])
+        elif kind == "answer":
+            n = step["exercise"]
+            ns = shell.user_ns
+            keep = {k: v for k, v in ns.items() if not k.startswith("_")}
+            modules = _snapshot_modules(ns)
+            errors = []
+            if step["cells"] is None:
+                _real_report({"exercise": n, "kind": "answer", "passed": False,
+                              "message": "no check cell for this exercise in the submission "
+                                         "(write the answer just above '# Check exercise "
+                                         f"{n}')"})
+            for code in step["cells"] or []:
+                err = execute(code)
+                if err:
+                    errors.append(err)
+            changed = _restore_modules(modules)
+            for key, value in builtins_before.items():
+                if vars(builtins).get(key, _MISSING) is not value:
+                    changed.append(f"builtins.{key}")
+                    setattr(builtins, key, value)
+            answers = set(step["names"])
+            for k, v in keep.items():
+                if k not in answers and ns.get(k, _MISSING) is not v:
+                    ns[k] = v               # e.g. a rebound `np` or data array: restored
+            if changed:
+                tampered[n] = changed
+            if errors:
+                _real_report({"exercise": n, "kind": "answer", "passed": False,
+                              "message": "; ".join(errors)[:500]})
+        else:
+            n = step["exercise"]
+            err = execute(step["source"])
+            if n in tampered:
+                err = ("the answer changed library code (" + ", ".join(tampered[n][:3]) +
+                       "): no points for this exercise")
+            _real_report({"exercise": n, "kind": kind, "passed": err is None,
+                          "points": step["points"] if err is None else 0.0,
+                          "message": err or "passed"})
+
+
+def _runner_main(cell_timeout: float) -> int:
+    fd = int(os.environ.pop("GRADE_REPORT_FD"))
+    out = os.fdopen(fd, "w", buffering=1)
+    steps = json.loads(sys.stdin.read())
+    sys.stdin = open(os.devnull)
+
+    def report(entry: dict) -> None:
+        out.write(json.dumps(entry) + "\n")
+        out.flush()
+
+    run(steps, report, cell_timeout)
+    report({"kind": "done"})
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# The sandbox
+# --------------------------------------------------------------------------------------------
+
+def _limits(memory_bytes: int, cpu_seconds: int):
+    import resource
+
+    def apply() -> None:
+        os.setsid()
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 2**20, 256 * 2**20))
+        resource.setrlimit(resource.RLIMIT_NPROC, (256, 256))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    return apply
+
+
+def sandbox_command(hide: list[Path]) -> list[str]:
+    """``unshare`` + mounts + ``setpriv``: the prefix that runs the runner isolated."""
+    if shutil.which("unshare") is None:
+        raise RuntimeError("grading needs util-linux's unshare (Linux)")
+    q = [f"mount --bind {_sh(ROOT)} {_sh(ROOT)}",
+         f"mount -o remount,bind,ro {_sh(ROOT)}"]
+    for path in hide:
+        q.append(f"if [ -d {_sh(path)} ]; then mount -t tmpfs -o size=1k,ro tmpfs {_sh(path)}; "
+                 "fi")
+    for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
+        q.append(f"if [ -d {tmp} ]; then mount -t tmpfs -o size=256m,mode=1777 tmpfs {tmp}; fi")
+    q.append("mkdir -p /tmp/work && cd /tmp/work")
+    if os.geteuid() == 0:
+        q.append(f"chown {NOBODY}:{NOBODY} /tmp/work")
+        q.append(f'exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups '
+                 f'--inh-caps=-all --bounding-set=-all --no-new-privs "$@"')
+        user = []
+    else:
+        q.append('exec "$@"')
+        user = ["--user", "--map-root-user"]
+    return ["unshare", *user, "--net", "--mount", "--propagation", "private", "--",
+            "sh", "-c", "set -e; " + "; ".join(q), "sandbox"]
+
+
+def _sh(path: Path) -> str:
+    return "'" + str(path).replace("'", "'\\''") + "'"
+
+
+@dataclass
+class Result:
+    student: str
+    notebook: str
+    points: dict[int, float] = field(default_factory=dict)
+    maximum: dict[int, float] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def grade_notebook(student: str, path: Path, source: Path, hidden_dir: Path, hide: list[Path],
+                   timeout: float, cell_timeout: float, memory_gb: float,
+                   check_points: float = 1.0) -> Result:
+    """Run one returned notebook in the sandbox; its points per exercise and feedback."""
+    source_nb = json.loads(source.read_text())
+    hidden = hidden_tests(hidden_dir / f"{source.stem}.py")
+    result = Result(student, source.name)
+    try:
+        student_nb = json.loads(path.read_text(errors="replace"))
+        if not isinstance(student_nb, dict) or not isinstance(student_nb.get("cells"), list):
+            raise ValueError("not a notebook")
+    except (ValueError, OSError) as exc:
+        student_nb = {"cells": []}
+        result.messages.append(f"The notebook could not be read ({exc}): it is graded as "
+                               "empty.")
+    steps, result.maximum = program(source_nb, student_nb, hidden, check_points)
+    result.points = {n: 0.0 for n in result.maximum}
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp/work", "PYTHONPATH": str(ROOT),
+           "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/work",
+           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "LANG": "C.UTF-8", "MEDLIB_DATA": str(ROOT / "data")}
+    read_fd, write_fd = os.pipe()
+    env["GRADE_REPORT_FD"] = str(write_fd)
+    cmd = [*sandbox_command(hide), sys.executable, "-s", str(Path(__file__).resolve()), "--run",
+           "--cell-timeout", str(cell_timeout)]
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=env, pass_fds=(write_fd,),
+                            preexec_fn=_limits(int(memory_gb * 2**30),
+                                               int(timeout) + 5))
+    os.close(write_fd)
+    try:
+        proc.stdin.write(json.dumps(steps).encode())
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+    done, buf = False, b""
+    os.set_blocking(read_fd, False)
+    while True:
+        try:
+            chunk = os.read(read_fd, 65536)
+        except BlockingIOError:
+            chunk = None
+        if chunk:
+            if len(buf) < 2**22:                    # a flood of output is not kept
+                buf += chunk
+        elif chunk == b"":
+            break
+        if time.monotonic() - start > timeout:
+            result.messages.append(f"The notebook did not finish within {timeout:.0f} s; "
+                                   "it was stopped (later exercises score 0).")
+            break
+        if chunk is None:
+            time.sleep(0.05)
+    _kill(proc)
+    os.close(read_fd)
+    stderr = proc.stderr.read()[-2000:].decode(errors="replace")
+    proc.stderr.close()
+    result.seconds = time.monotonic() - start
+    for line in buf.decode(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("kind") == "done":
+            done = True
+            continue
+        n = entry.get("exercise")
+        if n not in result.maximum or entry.get("kind") not in ("check", "hidden", "answer"):
+            continue
+        label = {"check": "check", "hidden": "hidden test", "answer": "your code"}[entry["kind"]]
+        if entry["kind"] != "answer" and entry.get("passed"):
+            step_max = next(s["points"] for s in steps if s.get("exercise") == n
+                            and s["kind"] == entry["kind"])
+            result.points[n] += min(float(entry.get("points", 0)), step_max)
+        result.messages.append(f"Exercise {n}, {label}: {entry.get('message', '')}")
+    if not done and not any("did not finish" in m for m in result.messages):
+        why = "memory or CPU limit, or it exited" if proc.returncode else "it exited early"
+        result.messages.append(f"The notebook stopped before its end ({why}); "
+                               "exercises after that point score 0.")
+        if "unshare" in stderr or "setpriv" in stderr:
+            result.messages.append("(sandbox: " + stderr.strip()[-300:] + ")")
+    for n in result.maximum:
+        result.points[n] = min(result.points[n], result.maximum[n])
+    return result
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+# --------------------------------------------------------------------------------------------
+# The class
+# --------------------------------------------------------------------------------------------
+
+def find_sources(chapters: Path) -> dict[str, Path]:
+    return {p.name: p for p in sorted(chapters.rglob("*.ipynb"))
+            if ".ipynb_checkpoints" not in p.parts}
+
+
+def grade_folder(submissions: Path, out: Path, chapters: Path = ROOT / "chapters",
+                 hidden_dir: Path = ROOT / "grading" / "hidden", hide: tuple[Path, ...] = (),
+                 timeout: float = 300, cell_timeout: float = 60, memory_gb: float = 3.0,
+                 check_points: float = 1.0) -> list[Result]:
+    """Grade every student folder of ``submissions``; write ``out/scores.csv`` and
+    ``out/feedback/<student>.md``. Returns the results."""
+    submissions, out = submissions.resolve(), out.resolve()
+    sources = find_sources(chapters)
+    secret = [ROOT / p for p in HIDDEN_PATHS] + [chapters.resolve(), hidden_dir.resolve(),
+                                                 submissions, out, *map(Path, hide)]
+    results: list[Result] = []
+    for folder in sorted(p for p in submissions.iterdir() if p.is_dir()):
+        for path in sorted(folder.glob("*.ipynb")):
+            if path.name not in sources:
+                results.append(Result(folder.name, path.name, messages=[
+                    "Not a notebook of the course: not graded."]))
+                continue
+            print(f"grading {folder.name}/{path.name} ...", flush=True)
+            results.append(grade_notebook(folder.name, path, sources[path.name], hidden_dir,
+                                          secret, timeout, cell_timeout, memory_gb,
+                                          check_points))
+    write_reports(results, out)
+    return results
+
+
+def write_reports(results: list[Result], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "feedback").mkdir(exist_ok=True)
+    with open(out / "scores.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["student", "notebook", "exercise", "points", "max_points"])
+        for r in results:
+            for n in sorted(r.maximum):
+                w.writerow([r.student, r.notebook, n, f"{r.points[n]:g}", f"{r.maximum[n]:g}"])
+        totals: dict[str, list[float]] = {}
+        for r in results:
+            t = totals.setdefault(r.student, [0.0, 0.0])
+            t[0] += sum(r.points.values())
+            t[1] += sum(r.maximum.values())
+        for student, (got, most) in sorted(totals.items()):
+            w.writerow([student, "TOTAL", "", f"{got:g}", f"{most:g}"])
+    by_student: dict[str, list[Result]] = {}
+    for r in results:
+        by_student.setdefault(r.student, []).append(r)
+    for student, rs in by_student.items():
+        lines = [f"# Feedback for {student}", ""]
+        for r in rs:
+            lines += [f"## {r.notebook}: {sum(r.points.values()):g} of "
+                      f"{sum(r.maximum.values()):g} points ({r.seconds:.0f} s)", ""]
+            for n in sorted(r.maximum):
+                lines.append(f"- Exercise {n}: {r.points[n]:g} / {r.maximum[n]:g}")
+            lines += [""] + [f"- {m}" for m in r.messages] + [""]
+        (out / "feedback" / f"{student}.md").write_text("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("submissions", nargs="?", type=Path,
+                        help="folder with one sub-folder of returned notebooks per student")
+    parser.add_argument("--out", type=Path, default=Path("grades"),
+                        help="where scores.csv and feedback/ go (default grades/)")
+    parser.add_argument("--chapters", type=Path, default=ROOT / "chapters",
+                        help="the instructor's notebooks (default chapters/)")
+    parser.add_argument("--hidden", type=Path, default=ROOT / "grading" / "hidden",
+                        help="hidden tests, <notebook stem>.py (default grading/hidden/)")
+    parser.add_argument("--hide", type=Path, action="append", default=[],
+                        help="another path to hide from submissions (e.g. another clone)")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds per notebook")
+    parser.add_argument("--cell-timeout", type=float, default=60, help="seconds per cell")
+    parser.add_argument("--memory-gb", type=float, default=3.0,
+                        help="address-space limit per notebook in GB (default 3)")
+    parser.add_argument("--check-points", type=float, default=1.0,
+                        help="points for passing an exercise's public check (default 1)")
+    parser.add_argument("--run", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.run:
+        sys.path.insert(0, str(ROOT))
+        return _runner_main(args.cell_timeout)
+    if args.submissions is None:
+        parser.error("the submissions folder is required")
+    results = grade_folder(args.submissions, args.out, args.chapters, args.hidden,
+                           tuple(args.hide), args.timeout, args.cell_timeout, args.memory_gb,
+                           args.check_points)
+    print(f"{len(results)} notebooks graded: {args.out / 'scores.csv'}, "
+          f"{args.out / 'feedback'}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
