@@ -8,6 +8,8 @@
     python course.py student   write student copies of the notebooks (solutions removed) to student/
                                (--branches: commit the student and Binder branches to publish)
     python course.py check-site   check the built book in a headless browser (needs Chromium)
+    python course.py pdf       build a PDF of the book from the executed notebooks (no execution;
+                               installs TeX from Debian packages if missing); --check reads it back
     python course.py grade DIR    grade a class's returned notebooks (DIR/<student>/*.ipynb):
                                scores.csv and feedback per student in grades/ (tools/grade.py)
 
@@ -176,6 +178,12 @@ def cmd_student(args: argparse.Namespace) -> None:
     _run(python, "tools/student_version.py", "--out", args.out, *args.notebooks)
 
 
+def cmd_pdf(args: argparse.Namespace) -> None:
+    python = ensure_environment()
+    _run(python, "tools/pdf.py", *(["--check"] if args.check else []),
+         *(["--execute-missing"] if args.execute_missing else []))
+
+
 def cmd_grade(args: argparse.Namespace) -> None:
     python = ensure_environment()
     _run(python, "tools/grade.py", *args.grade_args)
@@ -208,6 +216,12 @@ def main(argv: list[str] | None = None) -> None:
                    help="commit the student branch and the Binder environment branch from HEAD "
                         "(what the launch buttons open; then git push origin student binder)")
     p.set_defaults(func=cmd_student)
+    p = sub.add_parser("pdf", help="build a PDF of the book into _build/latex/book.pdf")
+    p.add_argument("--check", action="store_true",
+                   help="then read it back (tests/book/test_pdf.py)")
+    p.add_argument("--execute-missing", action="store_true",
+                   help="execute notebooks that have no cached outputs first")
+    p.set_defaults(func=cmd_pdf)
     p = sub.add_parser("grade", help="grade returned notebooks (see tools/grade.py --help)",
                        add_help=False)
     p.add_argument("grade_args", nargs=argparse.REMAINDER,

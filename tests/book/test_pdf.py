@@ -1,0 +1,95 @@
+"""The PDF of the book, read back: every part, chapter and section title present, no unresolved
+reference or citation, the figures in it.
+
+Slow (the PDF is built from the executed notebooks by ``python3 course.py pdf``), so these run
+only in their own CI step: ``python3 course.py pdf --check`` (which sets ``COURSE_PDF=1`` and
+selects ``-m pdf``)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PDF = ROOT / "_build" / "latex" / "book.pdf"
+
+pytestmark = [pytest.mark.pdf,
+              pytest.mark.skipif(os.environ.get("COURSE_PDF") != "1",
+                                 reason="the PDF's own CI step: python3 course.py pdf --check")]
+
+
+def _norm(text: str) -> str:
+    """Lower-case letters and digits only: line breaks, hyphenation and markup do not matter."""
+    text = text.replace("-\n", "")
+    return re.sub(r"[^0-9a-z]", "", text.lower())
+
+
+def _title(entry: str) -> str:
+    path = ROOT / entry
+    for suffix in (".md", ".ipynb"):
+        if path.with_suffix(suffix).is_file():
+            path = path.with_suffix(suffix)
+            break
+    if path.suffix == ".ipynb":
+        nb = json.loads(path.read_text())
+        text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    else:
+        text = re.sub(r"\A---\n.*?\n---\n", "", path.read_text(), flags=re.S)
+    heading = re.search(r"^# (.+)$", text, flags=re.M)
+    assert heading, f"{entry} has no title"
+    # Roles and math as they print: {term}`x` -> x, $T_1$ -> T1.
+    return re.sub(r"\{[a-z:-]+\}`([^`<]*?)(\s*<[^>]*>)?`", r"\1", heading.group(1))
+
+
+def _toc_titles() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    titles = []
+
+    def walk(entries):
+        for e in entries or []:
+            if "file" in e:
+                titles.append(_title(e["file"]))
+            walk(e.get("sections"))
+
+    for part in toc.get("parts", []):
+        titles.append(part["caption"])
+        walk(part.get("chapters"))
+    return titles
+
+
+@pytest.fixture(scope="module")
+def pdf_text() -> str:
+    assert PDF.is_file(), f"no {PDF}: run python3 course.py pdf"
+    assert shutil.which("pdftotext"), "pdftotext (poppler-utils) is missing"
+    return subprocess.run(["pdftotext", str(PDF), "-"], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_every_part_chapter_and_section_title_is_in_the_pdf(pdf_text):
+    text = _norm(pdf_text)
+    titles = _toc_titles()
+    assert len(titles) > 30
+    missing = [t for t in titles if _norm(t) not in text]
+    assert not missing, f"not in the PDF: {missing}"
+
+
+def test_no_unresolved_reference_or_citation(pdf_text):
+    assert "??" not in pdf_text
+    log = (PDF.parent / "book.log").read_text(errors="replace")
+    undefined = re.findall(r"LaTeX Warning: (?:Reference|Citation) `[^']*' on page \d+ "
+                           r"undefined", log)
+    assert not undefined, undefined[:10]
+
+
+def test_the_bibliography_and_figures_are_in_the_pdf(pdf_text):
+    assert "Bibliography" in pdf_text
+    images = subprocess.run(["pdfimages", "-list", str(PDF)], capture_output=True, text=True,
+                            check=True).stdout.splitlines()[2:]
+    notebooks = sum(1 for t in ROOT.glob("chapters/*/*.ipynb"))
+    assert len(images) >= notebooks, "fewer figures than notebooks: outputs are missing"
