@@ -479,7 +479,14 @@ def grade_folder(submissions: Path, out: Path, chapters: Path = ROOT / "chapters
     submissions, out = submissions.resolve(), out.resolve()
     sources = find_sources(chapters)
     secret = [ROOT / p for p in HIDDEN_PATHS] + [chapters.resolve(), hidden_dir.resolve(),
-                                                 submissions, out, *map(Path, hide)]
+                                                 submissions, out]
+    needed = [Path(sys.prefix).resolve(), ROOT / "medlib", ROOT / "data"]
+    for path in map(Path, hide):
+        path = path.resolve()
+        if any(n == path or path in n.parents for n in needed):
+            raise ValueError(f"hide: {path} holds the Python environment or medlib/data that "
+                             "the submissions need; hide its instructor-only folders instead")
+        secret.append(path)
     results: list[Result] = []
     for folder in sorted(p for p in submissions.iterdir() if p.is_dir()):
         for path in sorted(folder.glob("*.ipynb")):

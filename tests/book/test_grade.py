@@ -184,3 +184,35 @@ print("SOLUTIONS", len(list(pathlib.Path({str(ROOT / "chapters")!r}).rglob("*.ip
     assert "NET" not in result.stdout and "WROTE" not in result.stdout
     assert "SOLUTIONS 0" in result.stdout
     assert not (ROOT / "medlib" / "grader-probe.txt").exists()
+
+
+def test_a_real_notebook_is_graded_with_its_hidden_tests(tmp_path):
+    source = nbformat.read(ROOT / "chapters" / "ct" / "hu-windowing.ipynb", as_version=4)
+    solutions = [c.source for c in source.cells
+                 if c.cell_type == "code" and "solution" in c.metadata.get("tags", [])]
+    returned = tmp_path / "returned"
+    for student, answers in (("ada", dict(enumerate(solutions, start=1))), ("nil", {})):
+        (returned / student).mkdir(parents=True)
+        nbformat.write(_submission(source, answers), returned / student / "hu-windowing.ipynb")
+    grade.grade_folder(returned, tmp_path / "grades", timeout=120)
+    rows = list(csv.DictReader(open(tmp_path / "grades" / "scores.csv")))
+    hidden = grade.hidden_tests(ROOT / "grading" / "hidden" / "hu-windowing.py")
+    most = len(hidden) + sum(p for blocks in hidden.values() for p, _ in blocks)
+    totals = {r["student"]: float(r["points"]) for r in rows if r["notebook"] == "TOTAL"}
+    assert totals == {"ada": most, "nil": 0}
+
+
+def test_every_hidden_test_file_belongs_to_an_exercise_of_a_chapter_notebook():
+    sources = grade.find_sources(ROOT / "chapters")
+    files = sorted((ROOT / "grading" / "hidden").glob("*.py"))
+    assert files
+    for path in files:
+        assert f"{path.stem}.ipynb" in sources, f"{path.name}: no chapter notebook of that name"
+        nb = nbformat.read(sources[f"{path.stem}.ipynb"], as_version=4)
+        checks = {grade._check_number(c) for c in nb.cells} - {None}
+        blocks = grade.hidden_tests(path)
+        assert blocks and set(blocks) <= checks, f"{path.name}: exercises {sorted(blocks)}"
+        for blocks_of in blocks.values():
+            for _, code in blocks_of:
+                compile(code, str(path), "exec")
+    assert any(x.startswith("grading/hidden") for x in student_version.STUDENT_EXCLUDE)
