@@ -22,8 +22,9 @@ stdin and reporting on a pipe), isolated by what Linux offers without extra soft
   working directory; the course repository mounted read-only; ``chapters/``, ``grading/``,
   ``instructor/``, ``_build/``, the submissions, the output folder and every ``--hide`` path
   covered by empty tmpfs (no solutions or hidden tests to read);
-- then ``setpriv`` to the unprivileged user ``nobody`` (when run as root), so the code cannot
-  undo the mounts or write anyone's files;
+- then ``setpriv`` to the unprivileged user ``nobody`` (when run as root; otherwise, in a user
+  namespace, every capability dropped), so the code cannot undo the mounts or write anyone's
+  files;
 - ``resource.setrlimit``: address space (``--memory-gb``), CPU seconds, file size, processes;
   a time limit per cell (``--cell-timeout``, SIGALRM) and per notebook (``--timeout``, the
   process group killed).
@@ -344,7 +345,8 @@ def sandbox_command(hide: list[Path]) -> list[str]:
                  f'--inh-caps=-all --bounding-set=-all --no-new-privs "$@"')
         user = []
     else:
-        q.append('exec "$@"')
+        # Root of a user namespace: drop every capability, so the mounts stay as they are.
+        q.append('exec setpriv --inh-caps=-all --bounding-set=-all --no-new-privs "$@"')
         user = ["--user", "--map-root-user"]
     return ["unshare", *user, "--net", "--mount", "--propagation", "private", "--",
             "sh", "-c", "set -e; " + "; ".join(q), "sandbox"]
