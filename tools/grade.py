@@ -30,8 +30,9 @@ stdin and reporting on a pipe), isolated by what Linux offers without extra soft
   process group killed).
 
 Between an exercise's answer and its check the runner restores every name the instructor's cells
-defined that the answer rebound (``np``, data, helpers), and compares the attributes of every
-loaded module (``numpy``, ``medlib``, ``builtins``...) with a snapshot: an answer that patches a
+defined that the answer rebound (``np``, data, helpers), and compares the attributes of the
+loaded modules checks compute with (``numpy``, ``medlib``, ``scipy``, ``builtins``...,
+:data:`GUARDED`) with a snapshot: an answer that patches a
 library scores 0 for that exercise, and the patch is undone. Known limit: the answer runs in the
 same process as the runner, so a determined attacker with knowledge of the runner could forge its
 report; the grader trusts nothing else from the submission (no files, no exit code).
@@ -186,11 +187,17 @@ class _CellTimeout(BaseException):
     pass
 
 
+# Packages a check computes its expected values with: an answer must not rebind their names.
+# (Others, e.g. matplotlib, legitimately rebind module names: `%matplotlib inline`.)
+GUARDED = {"numpy", "math", "cmath", "operator", "functools", "medlib", "scipy", "skimage",
+           "torch", "SimpleITK", "monai", "pydicom", "nibabel"}
+
+
 def _snapshot_modules(user_ns: dict) -> dict[str, dict]:
-    """The public attributes of every loaded module (not the notebook's own namespace)."""
+    """The public attributes of the loaded :data:`GUARDED` modules."""
     return {name: {k: v for k, v in vars(mod).items() if not k.startswith("_")}
             for name, mod in list(sys.modules.items())
-            if name != "__main__" and mod is not None and hasattr(mod, "__dict__")
+            if name.split(".")[0] in GUARDED and mod is not None and hasattr(mod, "__dict__")
             and vars(mod) is not user_ns}
 
 
@@ -227,6 +234,7 @@ def run(steps: list[dict], report, cell_timeout: float) -> None:
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance(colors="NoColor")
+    shell.enable_gui = lambda gui=None: None        # `%matplotlib inline` without a kernel
     _real_report = report
 
     def on_alarm(signum, frame):

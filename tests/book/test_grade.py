@@ -125,7 +125,8 @@ exec([c for c in json.loads(text)['cells'] if 'def hu' in ''.join(c['source'])][
         "ada": {1: SOLUTION_1, 2: SOLUTION_2},
         # Correct in another way (any correct answer passes the check), but an int: the hidden
         # test of exercise 1 fails; exercise 2 correct by a formula of one's own.
-        "bob": {1: "total = int(sum(x))", 2: "def hu(s):\n    return np.asarray(s) - 1024.0"},
+        "bob": {1: "%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.plot(x)\n"
+                   "total = int(sum(x))", 2: "def hu(s):\n    return np.asarray(s) - 1024.0"},
         "eve": {1: hostile_1, 2: [memory_hog, hostile_2]},
         "tim": {1: SOLUTION_1, 2: "while True:\n    pass\n" + SOLUTION_2},
     }
