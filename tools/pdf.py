@@ -86,9 +86,22 @@ def build(execute_missing: bool = False) -> float:
     jb = Path(sys.executable).parent / "jupyter-book"
     start = time.perf_counter()
     PDF.unlink(missing_ok=True)
-    subprocess.run([str(jb) if jb.exists() else "jupyter-book", "build", ".", "--builder",
-                    "pdflatex", "--keep-going"], cwd=ROOT, check=False)
+    log = ROOT / "_build" / "pdf-build.log"
+    log.parent.mkdir(exist_ok=True)
+    with open(log, "w") as f:
+        proc = subprocess.Popen([str(jb) if jb.exists() else "jupyter-book", "build", ".",
+                                 "--builder", "pdflatex", "--keep-going"], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            f.write(line)
+        proc.wait()
     elapsed = time.perf_counter() - start
+    text = log.read_text(errors="replace")
+    if "Executing notebook" in text:        # myst-nb's message when it runs a notebook
+        sys.exit(f"A notebook was executed during the PDF build (see {log}): its cache entry "
+                 "was stale.")
+    print(f"{text.count('Using cached notebook')} notebooks from the cache, none executed")
     if not PDF.is_file():
         sys.exit(f"No PDF was written ({PDF}); see the LaTeX log in {PDF.parent}.")
     return elapsed
