@@ -17,8 +17,9 @@ points of each hidden block that passes.
 Each notebook runs in its own process (``python tools/grade.py --run``, reading the program on
 stdin and reporting on a pipe), isolated by what Linux offers without extra software:
 
-- ``unshare --net --mount`` (needs root, or unprivileged user namespaces with ``--user``): no
-  network; a private, size-limited tmpfs on ``/tmp``, ``/var/tmp`` and ``/dev/shm`` as the
+- ``unshare --net --mount --pid`` (needs root, or unprivileged user namespaces with ``--user``):
+  no network; its own process namespace (killed as a whole at the end, background processes
+  included); a private, size-limited tmpfs on ``/tmp``, ``/var/tmp`` and ``/dev/shm`` as the
   working directory; the course repository mounted read-only; ``chapters/``, ``grading/``,
   ``instructor/``, ``_build/``, the submissions, the output folder and every ``--hide`` path
   covered by empty tmpfs (no solutions or hidden tests to read);
@@ -356,7 +357,8 @@ def sandbox_command(hide: list[Path]) -> list[str]:
         # Root of a user namespace: drop every capability, so the mounts stay as they are.
         q.append('exec setpriv --inh-caps=-all --bounding-set=-all --no-new-privs "$@"')
         user = ["--user", "--map-root-user"]
-    return ["unshare", *user, "--net", "--mount", "--propagation", "private", "--",
+    return ["unshare", *user, "--net", "--mount", "--propagation", "private", "--pid",
+            "--fork", "--kill-child", "--mount-proc", "--",
             "sh", "-c", "set -e; " + "; ".join(q), "sandbox"]
 
 
@@ -464,6 +466,17 @@ def grade_notebook(student: str, path: Path, source: Path, hidden_dir: Path, hid
 
 
 def _kill(proc: subprocess.Popen) -> None:
+    """Kill the sandbox: its PID namespace's first process (which takes every process of the
+    namespace with it, also those that left the process group), then the group."""
+    try:
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    except OSError:
+        children = []
+    for child in children:
+        try:
+            os.kill(int(child), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

@@ -112,6 +112,10 @@ try:
     os.kill(os.getppid(), 9)
 except OSError:
     pass
+if os.fork() == 0:                               # a process that outlives the notebook
+    os.setsid()
+    import time
+    time.sleep(600)
 np.isclose = lambda *a, **k: True                # rewrite the check's helper
 total = -1.0
 """
@@ -151,6 +155,8 @@ exec([c for c in json.loads(text)['cells'] if 'def hu' in ''.join(c['source'])][
     per = {(r["student"], r["exercise"]): float(r["points"]) for r in rows if r["exercise"]}
     assert per[("bob", "1")] == 1 and per[("bob", "2")] == 2 and per[("tim", "2")] == 0
     assert {p: _digest(p) for p in before} == before, "the instructor's files changed"
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert "grade.py --run" not in ps, "a submission's process outlived grading"
     assert elapsed < 5 * 60, f"grading took {elapsed:.0f} s"
     assert all(r.seconds < 60 for r in results)
     feedback = {p.stem: p.read_text() for p in (out / "feedback").glob("*.md")}
