@@ -101,7 +101,8 @@ def build(execute_missing: bool = False) -> float:
     if "Executing notebook" in text:        # myst-nb's message when it runs a notebook
         sys.exit(f"A notebook was executed during the PDF build (see {log}): its cache entry "
                  "was stale.")
-    print(f"{text.count('Using cached notebook')} notebooks from the cache, none executed")
+    print(f"{text.count('Using cached notebook')} notebooks read from the cache (the others "
+          "unchanged since the last build), none executed")
     if not PDF.is_file():
         sys.exit(f"No PDF was written ({PDF}); see the LaTeX log in {PDF.parent}.")
     return elapsed
