@@ -17,4 +17,8 @@ to any. Every public name is re-exported here: ``from medlib import prep; prep.w
 """
 from __future__ import annotations
 
+from . import ct_intensities
+from .ct_intensities import *  # noqa: F401,F403
+
 __all__: list[str] = []
+__all__ += ct_intensities.__all__
