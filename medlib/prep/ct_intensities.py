@@ -17,6 +17,7 @@ from ..ct import hu_windowing as _hw
 
 __all__ = [
     "SEED_WINDOWS",
+    "body_mask",
     "clip_fractions",
     "clip_hu",
     "hu_from_stored_values",
@@ -284,3 +285,49 @@ def metal_mask(hu, *, threshold_hu: float = 3000.0, min_voxels: int = 100,
     keep = sizes > n_min
     keep[0] = False
     return keep[labels]
+
+
+def body_mask(hu, *, threshold_hu: float = -500.0) -> np.ndarray:
+    """The patient's body: the largest connected region above a HU threshold, holes filled.
+
+    Parameters
+    ----------
+    hu : array_like, 2D or 3D
+        CT numbers in HU, axes (y, x) or (z, y, x).
+    threshold_hu : float, optional
+        Voxels with HU > threshold are tissue (default -500 HU, between air and soft tissue).
+
+    Returns
+    -------
+    numpy.ndarray of bool, same shape as ``hu``
+        The largest face-connected component of {HU > threshold}, with the holes of every
+        axial slice filled (the lungs, the airways): everything inside the skin. The table the
+        patient lies on is left out when it does not touch the body. All False when no voxel
+        exceeds the threshold.
+
+    Raises
+    ------
+    ValueError
+        If ``hu`` is not 2D or 3D or not finite.
+
+    Notes
+    -----
+    Statistics "of the image" should usually be statistics of the body: outside it a chest CT
+    holds a third of its voxels in air, which any mean, percentile or clipping fraction over
+    the whole volume counts as heavily as the patient.
+    """
+    h = as_array(hu, "hu", ndim=(2, 3))
+    t = as_scalar(threshold_hu, "threshold_hu")
+    labels, n = ndimage.label(h > t)
+    if n == 0:
+        return np.zeros(h.shape, dtype=bool)
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    body = labels == np.argmax(sizes)
+    if h.ndim == 2:
+        return ndimage.binary_fill_holes(body)
+    # Fill holes slice by slice: in 3D the lungs open onto the volume's top and bottom faces
+    # and are no holes. One 2D structure per slice, applied to the whole stack at once.
+    in_plane = np.zeros((3, 3, 3), dtype=bool)
+    in_plane[1] = ndimage.generate_binary_structure(2, 1)
+    return ndimage.binary_fill_holes(body, structure=in_plane)

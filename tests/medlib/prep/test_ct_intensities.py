@@ -28,6 +28,9 @@ BAD_INPUT_CALLS = {
         lambda: C(np.array([[-1200.0, -600.0], [0.0, 400.0]]), ["lung", (50.0, 350.0)])),
     "prep.ct_intensities.metal_mask": Entry(
         lambda: C(np.pad(np.full((3, 3), 4000.0), 2), min_voxels=4)),
+    "prep.ct_intensities.body_mask": Entry(
+        lambda: C(np.pad(np.pad(np.full((2, 2), -800.0), 1, constant_values=40.0), 2,
+                         constant_values=-1000.0))),
 }
 
 
@@ -160,3 +163,34 @@ test_bad_input_raises_a_clear_error = bad_input_test([
      "mask"),
     (prep.hu_from_stored_values, (np.zeros(3), 0.0, -1024.0), {}, ValueError, "slope"),
 ])
+
+
+def _phantom(shape=(6, 40, 48)):
+    """Air, an elliptic body of 40 HU with two -850 HU lungs, and a table below the body."""
+    z, y, x = np.indices(shape).astype(float)
+    body = ((y - 18) / 14) ** 2 + ((x - 24) / 20) ** 2 <= 1
+    lungs = (((y - 18) / 8) ** 2 + ((x - 15) / 6) ** 2 <= 1) | \
+        (((y - 18) / 8) ** 2 + ((x - 33) / 6) ** 2 <= 1)
+    hu = np.full(shape, -1000.0)
+    hu[body] = 40.0
+    hu[lungs] = -850.0
+    hu[:, 36:38, 4:44] = 200.0                   # the table, apart from the body
+    return hu, body, lungs
+
+
+def test_body_mask_of_a_phantom_is_the_body_with_its_lungs():
+    hu, body, _ = _phantom()
+    before = hu.copy()
+    np.testing.assert_array_equal(prep.body_mask(hu), body)
+    np.testing.assert_array_equal(prep.body_mask(hu[3]), body[3])
+    np.testing.assert_array_equal(hu, before)
+    assert not prep.body_mask(np.full((4, 4), -1000.0)).any()
+
+
+def test_body_mask_fills_holes_per_slice_as_scipy_does():
+    hu, body, _ = _phantom()
+    hu[0] = 40.0             # a slab closing the lungs (and joining the table to the body)
+    per_slice = np.stack([ndimage.binary_fill_holes(s > -500) for s in hu])
+    out = prep.body_mask(hu)
+    np.testing.assert_array_equal(out, per_slice)
+    assert out[0].all() and not ndimage.binary_fill_holes(hu > -500)[1:].all()
