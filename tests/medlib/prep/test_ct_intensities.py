@@ -194,3 +194,13 @@ def test_body_mask_fills_holes_per_slice_as_scipy_does():
     out = prep.body_mask(hu)
     np.testing.assert_array_equal(out, per_slice)
     assert out[0].all() and not ndimage.binary_fill_holes(hu > -500)[1:].all()
+
+
+def test_metal_mask_at_the_volume_edges_and_without_metal():
+    hu = np.zeros((5, 30, 30))
+    hu[:, :6, :6] = 4000.0                       # 180 voxels in the corner: kept
+    hu[4, 25:, 20:] = 4000.0                     # 50 voxels at the opposite edge: dropped
+    hu[0, 29, 29] = 4000.0                       # one voxel in the far corner: dropped
+    np.testing.assert_array_equal(prep.metal_mask(hu), seed_detect_metal_artifacts(hu))
+    assert prep.metal_mask(hu).sum() == 180
+    assert not prep.metal_mask(np.full((3, 4, 5), 2000.0)).any()
