@@ -17,8 +17,9 @@ to any. Every public name is re-exported here: ``from medlib import prep; prep.w
 """
 from __future__ import annotations
 
-from . import ct_intensities
+from . import ct_intensities, lung_pipeline
 from .ct_intensities import *  # noqa: F401,F403
+from .lung_pipeline import *  # noqa: F401,F403
 
 __all__: list[str] = []
-__all__ += ct_intensities.__all__
+__all__ += ct_intensities.__all__ + lung_pipeline.__all__
