@@ -23,3 +23,8 @@ from .lung_pipeline import *  # noqa: F401,F403
 
 __all__: list[str] = []
 __all__ += ct_intensities.__all__ + lung_pipeline.__all__
+
+from . import xray_contrast  # noqa: E402
+from .xray_contrast import *  # noqa: E402,F403
+
+__all__ += xray_contrast.__all__
