@@ -16,7 +16,6 @@ from scipy import ndimage
 from .._validate import MAX_ELEMENTS, as_array, as_choice, as_int, as_rng, as_scalar, check_size
 from ..geometry import voxel_spacing
 from ..processing import resampling as _resampling
-from .ct_intensities import body_mask
 
 __all__ = [
     "apply_zscore",
@@ -153,9 +152,10 @@ def lung_mask(hu, spacing_mm, *, threshold_hu: float = -500.0, min_object_mm3: f
 
     Notes
     -----
-    :formula:`pre.lung-mask` The seed's steps, in its order: (1) threshold, HU < T, inside the
-    body (the air around the patient is below T too and is the largest "lung" of all unless it
-    is excluded first: :func:`medlib.prep.body_mask`); (2) hole filling, per axial slice (the
+    :formula:`pre.lung-mask` The seed's steps, in its order: (1) threshold, HU < T, without
+    the components that touch the volume's side faces (the air around the patient is below T
+    too, and is the largest "lung" of all unless it is excluded first; the lungs never reach
+    the side faces of a chest CT's field of view); (2) hole filling, per axial slice (the
     vessels and nodules inside the lung); (3) small-object removal; (4) closing with a ball;
     (5) the largest connected components. The closing is computed on a padded copy so that
     the volume's faces do not erode the mask.
@@ -168,7 +168,14 @@ def lung_mask(hu, spacing_mm, *, threshold_hu: float = -500.0, min_object_mm3: f
     n_keep = as_int(n_components, "n_components", low=1)
     frac = as_scalar(min_fraction, "min_fraction", low=0.0, high=1.0)
 
-    mask = (h < t) & body_mask(h, threshold_hu=t)                          # (1)
+    low = h < t                                                               # (1)
+    labels, n = ndimage.label(low)
+    # Air outside the patient reaches the volume's side faces (y and x); the lungs do not.
+    faces = np.concatenate([labels[:, [0, -1], :].ravel(), labels[:, :, [0, -1]].ravel()])
+    outside = np.zeros(n + 1, dtype=bool)
+    outside[faces] = True
+    outside[0] = True
+    mask = ~outside[labels]
     in_plane = np.zeros((3, 3, 3), dtype=bool)
     in_plane[1] = ndimage.generate_binary_structure(2, 1)
     mask = ndimage.binary_fill_holes(mask, structure=in_plane)               # (2)
@@ -177,11 +184,19 @@ def lung_mask(hu, spacing_mm, *, threshold_hu: float = -500.0, min_object_mm3: f
     keep = sizes * np.prod(s) >= min_mm3
     keep[0] = False
     mask = keep[labels]
-    if radius > 0:                                                            # (4)
+    if radius > 0 and mask.any():                                             # (4)
+        # A closing never leaves the bounding box of its input: close the box only, padded
+        # with background so that neither the box's nor the volume's faces erode the mask.
         ball = _ellipsoid(radius, s, "closing_radius_mm")
+        box = []
+        for axis in range(3):
+            hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
+            box.append(slice(hit[0], hit[-1] + 1))
+        box = tuple(box)
         pad = [(r, r) for r in np.array(ball.shape) // 2]
-        mask = ndimage.binary_closing(np.pad(mask, pad), structure=ball)
-        mask = mask[tuple(slice(a, a + n) for (a, _), n in zip(pad, h.shape))]
+        closed = ndimage.binary_closing(np.pad(mask[box], pad), structure=ball)
+        mask = np.zeros_like(mask)
+        mask[box] = closed[tuple(slice(a, a + b.stop - b.start) for (a, _), b in zip(pad, box))]
     labels, n = ndimage.label(mask)                                           # (5)
     if n == 0:
         return mask
@@ -250,7 +265,7 @@ def nodule_candidates(hu, lungs, spacing_mm, *, threshold_hu: float = -400.0,
         Tissue denser than this counts (default -400 HU: solid and most part-solid nodules).
     min_diameter_mm, max_diameter_mm : float, optional
         Keep candidates whose equivalent-sphere diameter (6 V / pi)^(1/3) lies in this range
-        (default 4 to 30 mm: Lung-RADS follows solid nodules from 4 mm; above 30 mm a lesion
+        (default 4 to 30 mm: the seed's follow-up size for new nodules; above 30 mm a lesion
         is a mass, not a nodule).
 
     Returns
@@ -476,7 +491,8 @@ def extract_patches(volume, centres, size: int, *, cval: float = 0.0) -> np.ndar
     Notes
     -----
     :formula:`pre.patches` P_k = V[c_k - s//2 : c_k - s//2 + s] along each axis. All patches
-    are gathered with one fancy index into a padded copy (no loop over patches).
+    are gathered with one fancy index (no loop over patches, no padded copy of the volume);
+    indices outside the volume are clamped, then overwritten with ``cval``.
     """
     v = as_array(volume, "volume", ndim=3, dtype=None)
     n = as_int(size, "size", low=1, high=512)
@@ -487,13 +503,16 @@ def extract_patches(volume, centres, size: int, *, cval: float = 0.0) -> np.ndar
         raise ValueError(f"centres must lie inside the volume of shape {v.shape}")
     c = c.astype(np.int64)
     fill = as_scalar(cval, "cval")
-    half = n // 2
-    padded = np.pad(v, n, constant_values=np.asarray(fill).astype(v.dtype))
-    offsets = np.arange(n) - half + n
-    zz = (c[:, 0, None] + offsets)[:, :, None, None]
-    yy = (c[:, 1, None] + offsets)[:, None, :, None]
-    xx = (c[:, 2, None] + offsets)[:, None, None, :]
-    return padded[zz, yy, xx]
+    offsets = np.arange(n) - n // 2
+    idx = [c[:, axis, None] + offsets for axis in range(3)]              # (n_patches, size)
+    inside = [(i >= 0) & (i < length) for i, length in zip(idx, v.shape)]
+    idx = [np.clip(i, 0, length - 1) for i, length in zip(idx, v.shape)]
+    out = v[idx[0][:, :, None, None], idx[1][:, None, :, None], idx[2][:, None, None, :]]
+    outside = ~(inside[0][:, :, None, None] & inside[1][:, None, :, None]
+                & inside[2][:, None, None, :])
+    if outside.any():
+        out[outside] = np.asarray(fill).astype(v.dtype)
+    return out
 
 
 def sample_patch_centres(label, mask, n_patches: int, *, positive_fraction: float = 0.5,
