@@ -17,12 +17,13 @@ to any. Every public name is re-exported here: ``from medlib import prep; prep.w
 """
 from __future__ import annotations
 
-from . import ct_intensities, lung_pipeline
+from . import ct_intensities, lung_pipeline, why_different
 from .ct_intensities import *  # noqa: F401,F403
 from .lung_pipeline import *  # noqa: F401,F403
+from .why_different import *  # noqa: F401,F403
 
 __all__: list[str] = []
-__all__ += ct_intensities.__all__ + lung_pipeline.__all__
+__all__ += why_different.__all__ + ct_intensities.__all__ + lung_pipeline.__all__
 
 from . import xray_contrast  # noqa: E402
 from .xray_contrast import *  # noqa: E402,F403
