@@ -177,7 +177,7 @@ def _quantise(img: np.ndarray, nbins: int) -> np.ndarray:
     lut = (levels // (1 + GREY_LEVELS // nbins)).astype(np.uint16)
     sixteen = img * 65535.0
     np.rint(sixteen, out=sixteen)
-    return lut[sixteen.astype(np.uint16)]
+    return np.take(lut, sixteen.astype(np.uint16))
 
 
 def _tile_maps(bins: np.ndarray, kernel, clip: float, nbins: int):
@@ -250,7 +250,8 @@ def clahe(image, *, clip_limit: float = 0.01, kernel_size=None, nbins: int = 256
         normalisation; default 0.01). 0 means no clipping (plain adaptive equalisation).
     kernel_size : int or (int, int), optional
         Tile size in pixels along (rows, cols), each in [1, image size]; an int is used for both
-        axes. Default: 1/8 of each dimension (``max(size // 8, 1)``), that is an 8 x 8 grid.
+        axes. Default: 1/8 of each dimension (``max(size // 8, 1)``), an 8 x 8 grid of tiles
+        (9 along a side that is not a multiple of 8: the last tile reaches into the mirror).
     nbins : int, optional
         Number of histogram bins, in [2, 16384] (default 256).
 
