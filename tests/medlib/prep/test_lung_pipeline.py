@@ -16,6 +16,9 @@ BAD_INPUT_CALLS = {
                   interpolation="cubic")),
     "prep.lung_pipeline.lung_mask": Entry(
         lambda: C(_phantom((6, 24, 28))[0], (3.0, 2.0, 2.0), closing_radius_mm=2.0)),
+    "prep.lung_pipeline.crop_to_mask": Entry(
+        lambda: C(np.arange(60.0).reshape(3, 4, 5), _small_mask(), np.diag([5.0, 2.0, 2.0, 1.0]),
+                  margin_mm=2.0)),
     "prep.lung_pipeline.lung_volumes_l": Entry(
         lambda: C(np.pad(np.ones((2, 2, 4), bool), 1), np.diag([5.0, 2.0, -2.0, 1.0]))),
     "prep.lung_pipeline.nodule_candidates": Entry(
@@ -34,6 +37,12 @@ BAD_INPUT_CALLS = {
     "prep.lung_pipeline.sample_patch_centres": Entry(
         lambda: C(np.pad(np.ones((1, 2, 2)), 1), np.ones((3, 4, 4), bool), 4, rng=1)),
 }
+
+
+def _small_mask():
+    mask = np.zeros((3, 4, 5), bool)
+    mask[1, 1:3, 2] = True
+    return mask
 
 
 def _phantom(shape=(20, 60, 72), spacing=(3.0, 2.0, 2.0)):
@@ -156,6 +165,25 @@ def test_lung_volumes_left_and_right_in_ras():
     assert prep.lung_volumes_l(mask, flipped) == pytest.approx((left, right))
 
 
+def test_crop_to_mask_keeps_every_voxel_in_place():
+    from medlib import geometry
+    rng = np.random.default_rng(5)
+    vol = rng.normal(size=(10, 20, 30))
+    mask = np.zeros(vol.shape, bool)
+    mask[4:6, 8:12, 10:20] = True
+    affine = np.array([[0.0, 0.0, -0.7, 100.0], [0.0, 0.7, 0.0, -50.0],
+                       [2.5, 0.0, 0.0, 10.0], [0.0, 0.0, 0.0, 1.0]])
+    crop, new_affine, box = prep.crop_to_mask(vol, mask, affine, margin_mm=2.0)
+    assert box == (slice(3, 7), slice(5, 15), slice(7, 23))       # ceil(2 / 2.5), ceil(2 / 0.7)
+    np.testing.assert_array_equal(crop, vol[box])
+    for index in ([0, 0, 0], [3, 9, 15]):
+        original = np.array(index) + [b.start for b in box]
+        np.testing.assert_allclose(geometry.voxel_to_world(new_affine, index),
+                                   geometry.voxel_to_world(affine, original))
+    whole, _, box2 = prep.crop_to_mask(vol, mask, affine, margin_mm=100.0)
+    assert whole.shape == vol.shape and all(b.start == 0 for b in box2)
+
+
 def test_nodule_candidates_keep_the_nodule_and_drop_the_vessel():
     hu, lungs, nodule = _nodule_phantom()
     labels, n = prep.nodule_candidates(hu, lungs, 2.0)
@@ -249,6 +277,8 @@ test_bad_input_raises_a_clear_error = bad_input_test([
     (prep.lung_mask, (np.zeros((2, 2)), 1.0), {}, ValueError, "hu"),
     (prep.lung_mask, (np.zeros((2, 2, 2)), (1.0, 1.0)), {}, ValueError, "spacing_mm"),
     (prep.lung_volumes_l, (np.zeros((2, 2, 2), bool), np.eye(4)), {}, ValueError, "mask"),
+    (prep.crop_to_mask, (np.zeros((2, 2, 2)), np.zeros((2, 2, 2), bool), np.eye(4)), {},
+     ValueError, "mask"),
     (prep.nodule_candidates, (np.zeros((2, 2, 2)), np.ones((2, 2, 2), bool), 1.0),
      {"max_diameter_mm": 2.0}, ValueError, "max_diameter_mm"),
     (prep.normalize_hu, (np.zeros(2), 600.0, -1200.0), {}, ValueError, "low_hu"),
