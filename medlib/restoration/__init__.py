@@ -20,4 +20,8 @@ except ImportError as exc:
         "extra, from the repository's root: pip install -c constraints.txt -e \".[dl]\" ; the "
         "rest of medlib works without it") from exc
 
+from . import degradations as _degradations  # noqa: E402
+from .degradations import *  # noqa: E402,F401,F403
+
 __all__: list[str] = []
+__all__ += _degradations.__all__
