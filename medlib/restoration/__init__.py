@@ -21,7 +21,9 @@ except ImportError as exc:
         "rest of medlib works without it") from exc
 
 from . import degradations as _degradations  # noqa: E402
+from . import metrics as _metrics  # noqa: E402
 from .degradations import *  # noqa: E402,F401,F403
+from .metrics import *  # noqa: E402,F401,F403
 
 __all__: list[str] = []
-__all__ += _degradations.__all__
+__all__ += _degradations.__all__ + _metrics.__all__
