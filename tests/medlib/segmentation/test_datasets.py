@@ -24,11 +24,32 @@ BAD_INPUT_CALLS = {
         lambda: C(np.array(["a", "a", "b", "c"]), ["b"])),
     "segmentation.datasets.region_split": Entry(
         lambda: C(np.arange(0.0, 100.0, 10.0), (40.0, 50.0), gap_mm=20.0)),
+    "segmentation.datasets.simulate_annotators": Entry(
+        lambda: C(_disc(), 3, 1, bias_px=1.0, wobble_px=1.0, smooth_px=2.0)),
+    "segmentation.datasets.pairwise_dice": Entry(lambda: C(np.stack([_disc(), _disc(1)]))),
+    "segmentation.datasets.staple": Entry(lambda: C(np.stack([_disc(), _disc(1), _disc(2)]))),
+    "segmentation.datasets.StapleResult": Entry(
+        lambda: C(np.zeros(2), np.ones(2), np.ones(2), 0.5, 1), mutate=False),
+    "segmentation.datasets.small_segmenter": Entry(lambda: C(1, 2, width=2, seed=0)),
+    "segmentation.datasets.train_segmenter": Entry(
+        lambda: C(seg.small_segmenter(1, 2, width=2), np.zeros((2, 1, 8, 8), np.float32),
+                  np.zeros((2, 8, 8), np.int64), steps=2, batch_size=1, seed=0),
+        skip={"model"}, mutable={"model"}),
+    "segmentation.datasets.predict_labels": Entry(
+        lambda: C(seg.small_segmenter(1, 2, width=2), np.zeros((1, 1, 8, 8), np.float32)),
+        skip={"model"}),
+    "segmentation.datasets.class_dice": Entry(
+        lambda: C(np.array([[0, 1], [2, 1]]), np.array([[0, 1], [1, 1]]), 3)),
     "segmentation.datasets.concat": Entry(
         lambda: C(seg.SliceSet(np.zeros((1, 1, 2, 2), np.float32), np.zeros((1, 2, 2), np.int64),
                                np.array(["a"]), np.zeros(1), ("bg", "fg"), (1.0, 1.0))),
         mutate=False),
 }
+
+
+def _disc(shift=0):
+    y, x = np.mgrid[0:12, 0:12]
+    return ((y - 6) ** 2 + (x - 5 - shift) ** 2 <= 9).astype(np.uint8)
 
 
 def _phantom():
@@ -210,3 +231,92 @@ def test_labels_downsample_by_block_majority():
     keep = np.isin(s256.z_mm, s64.z_mm)
     np.testing.assert_array_equal(s64.labels, blocks[keep].astype(np.int64))
     assert ndimage.label(s64.labels[len(s64) // 2])[1] >= 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Annotators, inter-rater Dice, STAPLE (against SimpleITK)
+# ---------------------------------------------------------------------------------------------
+def _raters():
+    lab = seg.tumour_slices("brain_mr1", size=128).labels[3].astype(bool)
+    return lab, seg.simulate_annotators(lab, 4, np.random.default_rng(5), bias_px=2.0,
+                                        wobble_px=1.0)
+
+
+def test_staple_equals_simpleitk():
+    sitk = pytest.importorskip("SimpleITK")
+    _, raters = _raters()
+    filt = sitk.STAPLEImageFilter()
+    filt.SetForegroundValue(1)
+    theirs = sitk.GetArrayFromImage(filt.Execute([sitk.GetImageFromArray(r) for r in raters]))
+    ours = seg.staple(raters)
+    np.testing.assert_allclose(ours.probability, theirs, atol=1e-4)
+    np.testing.assert_allclose(ours.sensitivity, filt.GetSensitivity(), atol=1e-4)
+    np.testing.assert_allclose(ours.specificity, filt.GetSpecificity(), atol=1e-4)
+
+
+def test_staple_closed_form_for_one_perfect_and_one_empty_rater_pair():
+    # two identical raters: p = q = 1 is a fixed point, W = their mask
+    m = np.zeros((2, 10, 10), np.uint8)
+    m[:, 2:6, 3:8] = 1
+    res = seg.staple(m)
+    np.testing.assert_allclose(res.probability, m[0], atol=1e-9)
+    np.testing.assert_allclose(res.sensitivity, 1.0, atol=1e-9)
+    assert res.prior == pytest.approx(20 / 100)
+
+
+def test_annotators_move_the_boundary_smoothly_and_reproducibly():
+    lab, raters = _raters()
+    again = seg.simulate_annotators(lab, 4, np.random.default_rng(5), bias_px=2.0, wobble_px=1.0)
+    np.testing.assert_array_equal(raters, again)
+    assert raters.shape == (4,) + lab.shape and raters.dtype == np.uint8
+    # every disagreement lies within a few pixels of the reference boundary
+    edge = ndimage.distance_transform_edt(~lab) + ndimage.distance_transform_edt(lab)
+    changed = raters.astype(bool) != lab[None]
+    assert changed.any() and edge[np.any(changed, axis=0)].max() <= 2.0 + 5 * 1.0 + 1
+    # zero bias and wobble give the reference back
+    same = seg.simulate_annotators(lab, 2, 0, bias_px=0.0, wobble_px=0.0)
+    np.testing.assert_array_equal(same, np.stack([lab, lab]).astype(np.uint8))
+
+
+def test_pairwise_dice_against_scipy():
+    from scipy.spatial.distance import dice as scipy_dice
+    _, raters = _raters()
+    d = seg.pairwise_dice(raters)
+    for i in range(4):
+        for j in range(4):
+            a, b = raters[i].ravel().astype(bool), raters[j].ravel().astype(bool)
+            expected = 1 - scipy_dice(a, b)
+            assert d[i, j] == pytest.approx(expected, abs=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# The small network and its trainer
+# ---------------------------------------------------------------------------------------------
+def test_training_is_bit_reproducible_and_leaves_the_global_state():
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    s = seg.brain_tissue_slices(z_range_mm=(10, 30), step_mm=10, size=32)
+    torch.manual_seed(99)
+    state = torch.get_rng_state()
+    nets = []
+    for _ in range(2):
+        net = seg.small_segmenter(1, 3, width=4, seed=7)
+        hist = seg.train_segmenter(net, s.images, s.labels, steps=5, batch_size=2, seed=3)
+        nets.append(net)
+        assert hist[-1] < hist[0]
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        assert torch.equal(a, b)
+    assert torch.equal(torch.get_rng_state(), state)
+    pred = seg.predict_labels(nets[0], s.images)
+    assert pred.shape == s.labels.shape and pred.dtype == np.int64
+
+
+def test_class_dice_against_the_course_dice():
+    from medlib.dl.metrics import dice
+    rng = np.random.default_rng(0)
+    p, t = rng.integers(0, 3, (4, 8, 8)), rng.integers(0, 3, (4, 8, 8))
+    ours = seg.class_dice(p, t, 3)
+    for k in range(3):
+        assert ours[k] == pytest.approx(dice(p == k, t == k))
+    with pytest.raises(ValueError, match="target"):
+        seg.class_dice(p, t + 3, 3)
