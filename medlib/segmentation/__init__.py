@@ -21,3 +21,8 @@ except ImportError as exc:
         "rest of medlib works without it") from exc
 
 __all__: list[str] = []
+
+from . import architectures as _architectures  # noqa: E402
+from .architectures import *  # noqa: E402,F401,F403
+
+__all__ += _architectures.__all__
