@@ -49,7 +49,6 @@ __all__ = [
     "simulate_annotators",
     "small_segmenter",
     "staple",
-    "train_segmenter",
     "tumour_slices",
 ]
 
@@ -834,7 +833,7 @@ def staple(segmentations, *, max_iterations: int = 1000, tolerance: float = 1e-1
 
 
 # ---------------------------------------------------------------------------------------------
-# A small network and a deterministic trainer for the experiments of this section
+# A small network for the experiments of this section (trained with medlib.nn.fit)
 # ---------------------------------------------------------------------------------------------
 class _Block(torch.nn.Sequential):
     def __init__(self, c_in: int, c_out: int):
@@ -893,82 +892,6 @@ def small_segmenter(in_channels: int = 1, n_classes: int = 2, *, width: int = 8,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(s)
         return _TwoLevelNet(c_in, k, w)
-
-
-def train_segmenter(model: torch.nn.Module, images, labels, *, steps: int = 100,
-                    lr: float = 0.01, batch_size: int = 8, seed: int = 0,
-                    progress: bool = False) -> list[float]:
-    """Train a segmentation network in place with Adam on the mean pixel-wise cross-entropy.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        Maps (N, C, H, W) images to (N, K, H, W) logits (e.g. :func:`small_segmenter`).
-    images : array_like, shape (N, C, H, W)
-        Finite, within float32's range.
-    labels : array_like of int, shape (N, H, W)
-        Class indices in [0, K).
-    steps : int, optional
-        Optimiser steps, 1 to 100000 (default 100).
-    lr : float, optional
-        Adam's learning rate, in (0, 1] (default 0.01).
-    batch_size : int, optional
-        Images per step, >= 1, at most N (default 8; N if N is smaller).
-    seed : int, optional
-        Seed of the mini-batch order, a local :class:`torch.Generator`: with the same initial
-        weights, two runs give bit-identical weights on the CPU.
-    progress : bool, optional
-        Show a tqdm bar.
-
-    Returns
-    -------
-    list of float
-        The loss of each step's mini-batch.
-
-    Raises
-    ------
-    TypeError
-        If ``model`` is not a ``torch.nn.Module``.
-    ValueError
-        On mismatched shapes, labels outside [0, K), or out-of-range settings.
-    """
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    x_np = as_array(images, "images", ndim=4, low=-3.4e38, high=3.4e38)
-    y_np = as_array(labels, "labels", ndim=3, low=0, high=65535)
-    if y_np.shape != (x_np.shape[0],) + x_np.shape[2:]:
-        raise ValueError(f"labels must have shape (N, H, W) = {(x_np.shape[0],) + x_np.shape[2:]}"
-                         f", got {y_np.shape}")
-    if x_np.shape[0] == 0:
-        raise ValueError("images must hold at least one image")
-    if np.any(y_np != np.round(y_np)) or np.any(y_np < 0):
-        raise ValueError("labels must hold non-negative integer class indices")
-    n_steps = as_int(steps, "steps", low=1, high=100_000)
-    rate = as_scalar(lr, "lr", low=0.0, low_inclusive=False, high=1.0)
-    batch = min(as_int(batch_size, "batch_size", low=1), x_np.shape[0])
-    s = as_int(seed, "seed", low=0, high=2**63 - 1)
-    x = torch.as_tensor(x_np, dtype=torch.float32)
-    y = torch.as_tensor(y_np.astype(np.int64))
-    gen = torch.Generator().manual_seed(s)
-    optimiser = torch.optim.Adam(model.parameters(), lr=rate)
-    history = []
-    steps_iter = range(n_steps)
-    if progress:
-        from tqdm.auto import tqdm
-        steps_iter = tqdm(steps_iter, desc="training", leave=False)
-    model.train()
-    for _ in steps_iter:
-        idx = torch.randperm(x.shape[0], generator=gen)[:batch]
-        optimiser.zero_grad()
-        logits = model(x[idx])
-        if int(y.max()) >= logits.shape[1]:
-            raise ValueError(f"labels hold class {int(y.max())}, but the model gives "
-                             f"{logits.shape[1]} classes")
-        loss = torch.nn.functional.cross_entropy(logits, y[idx])
-        loss.backward()
-        optimiser.step()
-        history.append(float(loss.detach()))
-    return history
 
 
 def predict_labels(model: torch.nn.Module, images) -> np.ndarray:
