@@ -18,6 +18,11 @@ whatever the file's voxel order.
 * :func:`tumour_slices`: a small structure: the lung tumour of lung2, the brain tumours of
   brain_mr1 and brain_mr2 (the expert labels shipped with the images).
 
+For the section's experiments: :func:`simulate_annotators`, :func:`pairwise_dice` and
+:func:`staple` (label ambiguity, STAPLE checked against SimpleITK), :func:`small_segmenter` (a
+two-level U-shaped network cheap enough to be trained a dozen times in the notebook with
+:func:`medlib.nn.fit`), :func:`predict_labels` and :func:`class_dice`.
+
 The loaded volumes are cached (read-only) for the session: building a set twice costs the
 resampling only.
 """
@@ -851,6 +856,9 @@ class _TwoLevelNet(torch.nn.Module):
         self.head = torch.nn.Conv2d(width, n_classes, 1)
 
     def forward(self, x):
+        if x.ndim != 4 or x.shape[-1] % 4 or x.shape[-2] % 4:
+            raise ValueError(f"images must be (N, C, H, W) with H and W multiples of 4 (two "
+                             f"poolings), got shape {tuple(x.shape)}")
         e1 = self.enc1(x)
         e2 = self.enc2(torch.nn.functional.max_pool2d(e1, 2))
         b = self.bottom(torch.nn.functional.max_pool2d(e2, 2))

@@ -306,6 +306,8 @@ def test_training_is_bit_reproducible_and_leaves_the_global_state():
     assert torch.equal(torch.get_rng_state(), state)
     pred = seg.predict_labels(nets[0], s.images)
     assert pred.shape == s.labels.shape and pred.dtype == np.int64
+    with pytest.raises(ValueError, match="images"):
+        seg.predict_labels(nets[0], s.images[:, :, :30, :30])
 
 
 def test_class_dice_against_the_course_dice():
