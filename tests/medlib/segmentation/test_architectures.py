@@ -65,6 +65,26 @@ def test_same_seed_same_weights_and_the_global_rng_untouched():
     assert torch.equal(_weights(FCN(seed=1)), _weights(FCN(seed=1)))
 
 
+@pytest.mark.parametrize("make", [lambda: UNet(1, 3, depth=2, base_channels=2, seed=7),
+                                  lambda: NaiveSegmenter(1, 3, channels=(2, 4), seed=7),
+                                  lambda: FCN(1, 3, depth=2, base_channels=2, seed=7)])
+def test_training_twice_with_the_same_seed_gives_bit_identical_weights(make):
+    from medlib import nn as mnn
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 1, 16, 16))
+    y = (x[:, 0] > 0).astype(np.int64) + (x[:, 0] > 1)
+    states = []
+    for _ in range(2):
+        m = make()
+        mnn.fit(m, x, y, torch.nn.CrossEntropyLoss(), steps=4, batch_size=3, lr=0.01, seed=2,
+                progress=False)
+        states.append(m.state_dict())
+    for k in states[0]:                      # weights and batch-norm running statistics
+        assert torch.equal(states[0][k], states[1][k]), k
+    assert not torch.equal(_weights(make()), torch.cat(
+        [v.flatten() for v in states[0].values() if v.dtype.is_floating_point]))
+
+
 def test_transposed_convolution_makes_a_checkerboard_on_a_constant_input_bilinear_does_not():
     up_t = UNet(depth=1, upsampling="transposed", seed=0).up[0]
     up_b = UNet(depth=1, upsampling="bilinear", seed=0).up[0]
