@@ -28,14 +28,12 @@ def _weights(model):
 @pytest.mark.formula("seg.architectures")
 @pytest.mark.parametrize("up", ["bilinear", "transposed"])
 @pytest.mark.parametrize("skip", [True, False])
-def test_unet_keeps_the_image_size_and_its_skips_reach_the_output(up, skip):
+def test_unet_keeps_the_image_size_and_an_output_pixel_sees_its_input_pixel(up, skip):
     m = UNet(2, 3, depth=2, base_channels=4, upsampling=up, skip=skip, seed=0).eval()
     x = torch.randn(2, 2, 16, 24, generator=torch.Generator().manual_seed(0))
     out = m(x)
     assert out.shape == (2, 3, 16, 24)
-    # a UNet without skips sees the image only through the 4x coarser bottleneck: changing one
-    # pixel changes the output in its 4x4 block's neighbourhood only through it; with skips the
-    # full-resolution path makes the output depend on the input at full resolution
+    # with or without skips, an output pixel depends on the input pixel at the same place
     x.requires_grad_(True)
     m(x)[0, 0, 8, 12].backward()
     g = x.grad[0].abs().sum(0)
@@ -63,6 +61,26 @@ def test_same_seed_same_weights_and_the_global_rng_untouched():
     assert not torch.equal(_weights(a), _weights(c))
     assert torch.equal(_weights(NaiveSegmenter(seed=1)), _weights(NaiveSegmenter(seed=1)))
     assert torch.equal(_weights(FCN(seed=1)), _weights(FCN(seed=1)))
+
+
+@pytest.mark.parametrize("make", [lambda: UNet(1, 3, depth=2, base_channels=2, seed=7),
+                                  lambda: NaiveSegmenter(1, 3, channels=(2, 4), seed=7),
+                                  lambda: FCN(1, 3, depth=2, base_channels=2, seed=7)])
+def test_training_twice_with_the_same_seed_gives_bit_identical_weights(make):
+    from medlib import nn as mnn
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(6, 1, 16, 16))
+    y = (x[:, 0] > 0).astype(np.int64) + (x[:, 0] > 1)
+    states = []
+    for _ in range(2):
+        m = make()
+        mnn.fit(m, x, y, torch.nn.CrossEntropyLoss(), steps=4, batch_size=3, lr=0.01, seed=2,
+                progress=False)
+        states.append(m.state_dict())
+    for k in states[0]:                      # weights and batch-norm running statistics
+        assert torch.equal(states[0][k], states[1][k]), k
+    assert not torch.equal(_weights(make()), torch.cat(
+        [v.flatten() for v in states[0].values() if v.dtype.is_floating_point]))
 
 
 def test_transposed_convolution_makes_a_checkerboard_on_a_constant_input_bilinear_does_not():
@@ -141,6 +159,7 @@ BAD_CALLS = [
     (receptive_field, ("conv",), {}, TypeError, "layers"),
     (empirical_receptive_field, (UNet(depth=2), (8, 8)), {}, ValueError, "shape"),
     (count_parameters, ("unet",), {}, TypeError, "model"),
+    (NaiveSegmenter, (), {"norm": "group"}, ValueError, "norm"),
 ]
 
 test_bad_input_raises_a_clear_error = bad_input_test(BAD_CALLS)
@@ -158,6 +177,57 @@ BAD_INPUT_CALLS = {
         lambda: C(UNet(depth=1, base_channels=1), (32, 32)), skip={"model"}),
     "segmentation.architectures.count_parameters": Entry(lambda: C(UNet(depth=1,
                                                                         base_channels=1))),
+    "segmentation.architectures.hausdorff_distance": Entry(
+        lambda: C(np.eye(6, dtype=bool) | np.eye(6, k=1, dtype=bool), np.eye(6, dtype=bool),
+                  percentile=95.0, spacing_mm=(1.0, 2.0))),
     "segmentation.architectures.conv_flops": Entry(lambda: C(UNet(depth=1, base_channels=1),
                                                              (4, 4))),
 }
+
+
+# --- the 95th-percentile Hausdorff distance against MONAI -----------------------------------
+
+def _monai_hd(p, t, percentile, spacing=None):
+    from monai.metrics import compute_hausdorff_distance
+    onehot = lambda m: torch.as_tensor(np.stack([~m, m])[None].astype(np.float32))  # noqa: E731
+    return float(compute_hausdorff_distance(onehot(p), onehot(t), include_background=False,
+                                            percentile=percentile, spacing=spacing)[0, 0])
+
+
+@pytest.mark.parametrize("percentile", [95.0, 100.0, 50.0])
+@pytest.mark.parametrize("shape, spacing", [((40, 48), None), ((40, 48), (0.7, 1.3)),
+                                            ((12, 20, 16), (2.0, 1.0, 1.5))])
+def test_hausdorff_distance_equals_monai(rng, percentile, shape, spacing):
+    from scipy import ndimage
+
+    from medlib.segmentation import hausdorff_distance
+    for _ in range(3):
+        p = ndimage.gaussian_filter(rng.normal(size=shape), 2.0) > 0.02
+        t = ndimage.gaussian_filter(rng.normal(size=shape), 2.0) > 0.0
+        p[(0,) * len(shape)] = True               # a stray pixel in a corner, on the border
+        ours = hausdorff_distance(p, t, percentile=percentile, spacing_mm=spacing)
+        ref = _monai_hd(p, t, percentile, spacing)
+        assert ours == pytest.approx(ref, rel=1e-5)
+
+
+def test_hausdorff_distance_of_two_discs_is_the_difference_of_radii():
+    from medlib.segmentation import hausdorff_distance
+    yy, xx = np.mgrid[:101, :101] - 50.0
+    r = np.hypot(yy, xx)
+    small, big = r <= 20, r <= 30
+    # every boundary pixel of one disc is about 10 pixels from the other's boundary
+    assert hausdorff_distance(small, big, percentile=100) == pytest.approx(10.0, abs=1.0)
+    assert hausdorff_distance(small, big, spacing_mm=0.5) == pytest.approx(5.0, abs=0.5)
+    assert hausdorff_distance(big, big) == 0.0
+    assert hausdorff_distance(small, np.zeros_like(small)) == np.inf
+    assert np.isnan(hausdorff_distance(np.zeros_like(small), np.zeros_like(small)))
+
+
+def test_the_95th_percentile_ignores_one_stray_pixel_the_maximum_does_not():
+    from medlib.segmentation import hausdorff_distance
+    t = np.zeros((64, 64), bool)
+    t[10:40, 10:40] = True
+    p = t.copy()
+    p[60, 60] = True
+    assert hausdorff_distance(p, t, percentile=100) == pytest.approx(np.hypot(21, 21))
+    assert hausdorff_distance(p, t, percentile=95) == 0.0
