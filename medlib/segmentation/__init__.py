@@ -20,4 +20,8 @@ except ImportError as exc:
         "extra, from the repository's root: pip install -c constraints.txt -e \".[dl]\" ; the "
         "rest of medlib works without it") from exc
 
+from . import losses as _losses
+from .losses import *
+
 __all__: list[str] = []
+__all__ += _losses.__all__
