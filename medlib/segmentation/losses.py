@@ -61,11 +61,11 @@ def _tensor(value, name: str, *, min_ndim: int = 2) -> torch.Tensor:
     return t
 
 
-def _target_like(target, x: torch.Tensor, name: str = "target") -> torch.Tensor:
+def _target_like(target, x: torch.Tensor, x_name: str, name: str = "target") -> torch.Tensor:
     t = _tensor(target, name, min_ndim=1).to(x.dtype)
     if tuple(t.shape) != tuple(x.shape):
-        raise ValueError(f"{name} must have the shape of the prediction {tuple(x.shape)}, got "
-                         f"{tuple(t.shape)}")
+        raise ValueError(f"{x_name} and {name} must have the same shape, got {tuple(x.shape)} "
+                         f"and {tuple(t.shape)}")
     return t
 
 
@@ -160,7 +160,7 @@ def bce_pixel(logits, target, *, reduction: str = "sum") -> torch.Tensor:
     ``F.binary_cross_entropy_with_logits(logits, target, reduction=...)``.
     """
     a = _tensor(logits, "logits", min_ndim=1)
-    y = _target_like(target, a)
+    y = _target_like(target, a, "logits")
     _probability_target(y)
     red = as_choice(reduction, "reduction", _REDUCTIONS)
     per_pixel = -(y * F.logsigmoid(a) + (1.0 - y) * F.logsigmoid(-a))
@@ -182,12 +182,13 @@ def _class_probabilities(target, a: torch.Tensor) -> torch.Tensor:
     if integral:                                   # class indices, shape (N, *spatial)
         idx = t if t is not None else torch.as_tensor(np.asarray(target))
         if tuple(idx.shape) != (a.shape[0], *a.shape[2:]):
-            raise ValueError(f"target of class indices must have shape (N, *spatial) = "
-                             f"{(a.shape[0], *a.shape[2:])}, got {tuple(idx.shape)}")
+            raise ValueError(f"target of class indices must have the shape (N, *spatial) of "
+                             f"logits {tuple(a.shape)} without its class axis, got "
+                             f"{tuple(idx.shape)}")
         if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n_classes):
             raise ValueError(f"target class indices must lie in [0, {n_classes - 1}]")
         return F.one_hot(idx.long(), n_classes).movedim(-1, 1).to(a.dtype)
-    p = _target_like(target, a)
+    p = _target_like(target, a, "logits")
     _probability_target(p)
     return p
 
@@ -385,7 +386,7 @@ def dice_coefficient(probabilities, target, *, squared: bool = True, smooth_nr: 
     volumetric medical image segmentation", 3DV 2016 (the squared form).
     """
     f = _tensor(probabilities, "probabilities")
-    y = _target_like(target, f)
+    y = _target_like(target, f, "probabilities")
     if bool(((f < 0) | (f > 1)).any()):
         raise ValueError("probabilities must lie in [0, 1] (apply a sigmoid or softmax first)")
     _probability_target(y)
@@ -455,11 +456,11 @@ def _activate(x: torch.Tensor, sigmoid: bool, use_softmax: bool) -> torch.Tensor
 
 def _one_hot_target(target, x: torch.Tensor, to_onehot_y: bool) -> torch.Tensor:
     if not to_onehot_y:
-        return _target_like(target, x)
+        return _target_like(target, x, "input")
     t = _tensor(target, "target", min_ndim=2)
     if tuple(t.shape) != (x.shape[0], 1, *x.shape[2:]):
-        raise ValueError(f"target of class indices must have shape (N, 1, *spatial) = "
-                         f"{(x.shape[0], 1, *x.shape[2:])}, got {tuple(t.shape)}")
+        raise ValueError(f"target of class indices must have the shape (N, 1, *spatial) of "
+                         f"input {tuple(x.shape)} with one channel, got {tuple(t.shape)}")
     if bool((t != torch.round(t)).any()) or int(t.min()) < 0 or int(t.max()) >= x.shape[1]:
         raise ValueError(f"target must hold class indices in [0, {x.shape[1] - 1}]")
     return F.one_hot(t[:, 0].long(), x.shape[1]).movedim(-1, 1).to(x.dtype)
