@@ -20,8 +20,14 @@ except ImportError as exc:
         "extra, from the repository's root: pip install -c constraints.txt -e \".[dl]\" ; the "
         "rest of medlib works without it") from exc
 
+from . import architectures as _architectures
+from . import datasets as _datasets
 from . import losses as _losses
+from .architectures import *
+from .datasets import *
 from .losses import *
 
 __all__: list[str] = []
+__all__ += _datasets.__all__
 __all__ += _losses.__all__
+__all__ += _architectures.__all__
