@@ -5,16 +5,21 @@ Used in ``chapters/dl-formulas/losses.ipynb`` (section 9.2 of the key formulas),
 
 * :func:`numpy_loss` turns a NumPy loss of :mod:`medlib.dl.losses` and its analytic gradient into a
   differentiable PyTorch function, so a network is trained by the very code the book derives;
-* :func:`train` fits a model with Adam on a small training set, :func:`predict` applies it.
+* :func:`train` fits a model with Adam on a small training set, :func:`predict` applies it;
+* :func:`fit` is the general trainer of Parts III and IV: deterministic mini-batches drawn with a
+  local :class:`torch.Generator`, Adam, a progress bar, a validation metric every few steps, and
+  a :class:`History` of the losses (``chapters/segmentation/architectures.ipynb`` and after).
 """
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import torch
 
-from .._validate import as_array, as_int, as_scalar
+from .._validate import as_array, as_bool, as_int, as_scalar
 
-__all__ = ["numpy_loss", "predict", "train"]
+__all__ = ["History", "fit", "numpy_loss", "predict", "train"]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)   # PyTorch computes in float32: 3.4e38
 _MAX_STEPS = 1_000_000                            # a full-batch loop on a toy set: hours beyond
@@ -175,3 +180,167 @@ def predict(model: torch.nn.Module, images) -> np.ndarray:
     model.eval()
     with torch.no_grad():
         return torch.sigmoid(model(x)).double().numpy()
+
+
+@dataclasses.dataclass
+class History:
+    """What :func:`fit` records.
+
+    Attributes
+    ----------
+    loss : list of float
+        The training loss of the mini-batch at each step (before the step's update).
+    val_steps : list of int
+        The steps (1-based: after that many updates) at which ``val`` was evaluated.
+    val : list of float
+        The validation metric at those steps.
+    """
+
+    loss: list = dataclasses.field(default_factory=list)
+    val_steps: list = dataclasses.field(default_factory=list)
+    val: list = dataclasses.field(default_factory=list)
+
+
+def _as_target_batch(value, n: int) -> torch.Tensor:
+    """Targets as float32 (binary/soft maps) or int64 (class indices, for cross-entropy)."""
+    arr = np.asarray(value)
+    if arr.dtype.kind in "iu":
+        t = as_array(arr, "targets", dtype=np.int64)
+        out = torch.as_tensor(t)
+    else:
+        out = _as_float32_batch(value, "targets")
+    if out.ndim < 1 or out.shape[0] != n:
+        raise ValueError(f"targets must have one entry per image ({n}) along axis 0, got shape "
+                         f"{tuple(out.shape)}")
+    return out
+
+
+def fit(model: torch.nn.Module, images, targets, loss_fn, *, steps: int = 150,
+        batch_size: int = 8, lr: float = 1e-3, seed: int = 0, val=None, val_every: int = 25,
+        augment=None, progress: bool = True) -> History:
+    """Train ``model`` with Adam on mini-batches drawn deterministically from a seed.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps a batch of images to outputs that ``loss_fn`` compares with the targets; trained in
+        place and left in evaluation mode (``model.eval()``).
+    images : array_like, shape (N, C, ...)
+        Training inputs, within float32's range.
+    targets : array_like, shape (N, ...)
+        Training targets: floats (binary masks, soft labels, clean images) are passed as
+        float32, integers (class indices for cross-entropy) as int64.
+    loss_fn : callable
+        ``loss_fn(output, target)`` -> 0-dim tensor, e.g.
+        :class:`torch.nn.BCEWithLogitsLoss` or a Dice loss.
+    steps : int, optional
+        Optimiser steps, 1 to 10^6 (default 150).
+    batch_size : int, optional
+        Images per step, 1 to N (default 8). Batches are the consecutive slices of a random
+        permutation of the N images, a new permutation per epoch (sampling without replacement).
+    lr : float, optional
+        Adam's learning rate, in (0, 1] (default 1e-3).
+    seed : int, optional
+        Seeds the batch order (a local :class:`torch.Generator`) and the global stream that
+        dropout or ``augment`` may use, inside :func:`torch.random.fork_rng`, so that the caller's
+        global random state is left untouched and the same seed gives bit-identical weights.
+    val : callable, optional
+        ``val(model)`` -> float, a validation metric (e.g. the Dice on held-out images), called
+        with the model in evaluation mode and gradients off, every ``val_every`` steps and after
+        the last step. None (default) for none.
+    val_every : int, optional
+        Steps between validations (default 25).
+    augment : callable, optional
+        ``augment(x, y, generator)`` -> ``(x, y)``: a random transformation of the batch tensors
+        drawn from ``generator`` (the local one), e.g. flips. None (default) for none.
+    progress : bool, optional
+        Show a tqdm progress bar with the running loss (default True); False is silent.
+
+    Returns
+    -------
+    History
+        ``loss`` per step, ``val_steps`` and ``val``.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a ``torch.nn.Module`` or ``loss_fn``, ``val`` or ``augment`` is not
+        callable.
+    ValueError
+        On out-of-range ``steps``, ``batch_size``, ``lr``, ``seed`` or ``val_every``, targets
+        without one entry per image, values beyond float32's range, or a non-finite loss.
+
+    Notes
+    -----
+    The same seed, data, model initialisation and thread count give bit-identical weights on
+    the CPU: the batches come from the local generator and every operation used by the course's
+    networks is deterministic on the CPU.
+    """
+    from tqdm.auto import tqdm
+
+    model = _as_model(model)
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a callable loss_fn(output, target), got "
+                        f"{type(loss_fn).__name__}")
+    if val is not None and not callable(val):
+        raise TypeError(f"val must be a callable val(model) -> float or None, got "
+                        f"{type(val).__name__}")
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be a callable augment(x, y, generator) or None, got "
+                        f"{type(augment).__name__}")
+    n_steps = as_int(steps, "steps", low=1, high=_MAX_STEPS)
+    rate = as_scalar(lr, "lr", low=0.0, low_inclusive=False, high=1.0)
+    s = as_int(seed, "seed", low=0, high=2 ** 63 - 1)
+    every = as_int(val_every, "val_every", low=1, high=_MAX_STEPS)
+    show = as_bool(progress, "progress")
+    x = _as_float32_batch(images, "images")
+    if x.ndim < 3:
+        raise ValueError(f"images must have shape (N, C, ...), got {tuple(x.shape)}")
+    n = int(x.shape[0])
+    y = _as_target_batch(targets, n)
+    b = as_int(batch_size, "batch_size", low=1, high=n)
+
+    history = History()
+    optimiser = torch.optim.Adam(model.parameters(), lr=rate)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(s)
+        gen = torch.Generator().manual_seed(s)
+        order, pos = torch.randperm(n, generator=gen), 0
+        bar = tqdm(range(n_steps), disable=not show, desc="training", leave=False)
+        for step in bar:
+            if pos + b > n:
+                order, pos = torch.randperm(n, generator=gen), 0
+            idx = order[pos:pos + b]
+            pos += b
+            xb, yb = x[idx], y[idx]
+            if augment is not None:
+                xb, yb = augment(xb, yb, gen)
+            model.train()
+            optimiser.zero_grad()
+            try:
+                out = model(xb)
+            except (RuntimeError, ValueError) as exc:
+                raise ValueError(f"images of shape {tuple(x.shape)} do not fit the model: "
+                                 f"{exc}") from exc
+            try:
+                loss = loss_fn(out, yb)
+            except (RuntimeError, ValueError) as exc:
+                raise ValueError(f"targets of shape {tuple(y.shape)} do not fit the model's "
+                                 f"output {tuple(out.shape)} in loss_fn: {exc}") from exc
+            value = float(loss.detach())
+            if not np.isfinite(value):
+                raise ValueError(f"the loss became {value} at step {step}: lower lr or check "
+                                 "loss_fn and the targets")
+            loss.backward()
+            optimiser.step()
+            history.loss.append(value)
+            if val is not None and ((step + 1) % every == 0 or step + 1 == n_steps):
+                model.eval()
+                with torch.no_grad():
+                    history.val.append(float(val(model)))
+                history.val_steps.append(step + 1)
+            if show and (step % 10 == 0 or step + 1 == n_steps):
+                bar.set_postfix(loss=f"{value:.4f}")
+        bar.close()
+    model.eval()
+    return history

@@ -19,24 +19,33 @@ from __future__ import annotations
 
 from . import augmentation as _augmentation
 from . import bias_field as _bias_field
+from . import ct_intensities as _ct_intensities
+from . import lung_pipeline as _lung_pipeline
 from . import mri_normalization as _mri_normalization
 from . import multisequence as _multisequence
 from . import n4 as _n4
 from . import physical_resampling as _physical_resampling
 from . import pitfalls as _pitfalls
 from . import validation as _validation
+from . import why_different as _why_different
 from . import xray_contrast as _xray_contrast
 from .augmentation import *  # noqa: F401,F403
 from .bias_field import *  # noqa: F401,F403
+from .ct_intensities import *  # noqa: F401,F403
+from .lung_pipeline import *  # noqa: F401,F403
 from .mri_normalization import *  # noqa: F401,F403
 from .multisequence import *  # noqa: F401,F403
 from .n4 import *  # noqa: F401,F403
 from .physical_resampling import *  # noqa: F401,F403
 from .pitfalls import *  # noqa: F401,F403
 from .validation import *  # noqa: F401,F403
+from .why_different import *  # noqa: F401,F403
 from .xray_contrast import *  # noqa: F401,F403
 
 __all__ = [
+    *_why_different.__all__,
+    *_ct_intensities.__all__,
+    *_lung_pipeline.__all__,
     *_xray_contrast.__all__,
     *_bias_field.__all__,
     *_n4.__all__,

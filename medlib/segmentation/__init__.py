@@ -20,4 +20,15 @@ except ImportError as exc:
         "extra, from the repository's root: pip install -c constraints.txt -e \".[dl]\" ; the "
         "rest of medlib works without it") from exc
 
-__all__: list[str] = []
+from . import architectures as _architectures  # noqa: E402
+from . import datasets as _datasets  # noqa: E402
+from . import losses as _losses  # noqa: E402
+from .architectures import *  # noqa: E402,F401,F403
+from .datasets import *  # noqa: E402,F401,F403
+from .losses import *  # noqa: E402,F401,F403
+
+__all__ = [
+    *_datasets.__all__,
+    *_losses.__all__,
+    *_architectures.__all__,
+]

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from badinput import C, Entry
 from helpers import bad_input_test
 
 from medlib import nn
@@ -117,3 +118,120 @@ def test_predict_and_train_leave_the_arrays_unchanged():
     nn.train(model, x, y, F.binary_cross_entropy_with_logits, steps=2)
     np.testing.assert_array_equal(x, x0)      # (the model itself is trained in place)
     np.testing.assert_array_equal(y, y0)
+
+
+# --- the general mini-batch trainer (Part III) ------------------------------------------------
+
+def _toy(n=12, size=16):
+    x, y = nn.lesion_task(n, size, 0)
+    return x, y
+
+
+def _flat(model):
+    return torch.cat([p.detach().flatten() for p in model.state_dict().values()
+                      if p.dtype.is_floating_point])
+
+
+def test_fit_same_seed_gives_bit_identical_weights_and_leaves_global_state():
+    x, y = _toy()
+    state = torch.random.get_rng_state()
+    runs = []
+    for seed in (5, 5, 6):
+        m = nn.tiny_segmenter(4, seed=1)
+        h = nn.fit(m, x, y, torch.nn.BCEWithLogitsLoss(), steps=12, batch_size=4, lr=0.01,
+                   seed=seed, progress=False)
+        runs.append((_flat(m), h.loss))
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert torch.equal(runs[0][0], runs[1][0]) and runs[0][1] == runs[1][1]
+    assert not torch.equal(runs[0][0], runs[2][0])      # another seed, another batch order
+
+
+def test_fit_full_batch_equals_adam_by_hand():
+    x, y = _toy(6)
+    ours, ref = nn.tiny_segmenter(3, seed=2), nn.tiny_segmenter(3, seed=2)
+    h = nn.fit(ours, x, y, F.binary_cross_entropy_with_logits, steps=5, batch_size=6, lr=0.02,
+               seed=0, progress=False)
+    # batch_size = N: every step sees the whole set (a permutation of it; the mean loss and its
+    # gradient do not depend on the order, up to float32 rounding)
+    opt = torch.optim.Adam(ref.parameters(), lr=0.02)
+    xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+    losses_ref = []
+    for _ in range(5):
+        opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(ref(xt), yt)
+        losses_ref.append(float(loss.detach()))
+        loss.backward()
+        opt.step()
+    np.testing.assert_allclose(h.loss, losses_ref, rtol=1e-5)
+    np.testing.assert_allclose(_flat(ours).numpy(), _flat(ref).numpy(), atol=1e-5)
+
+
+def test_fit_batches_are_an_epochwise_permutation():
+    n = 7
+    x = np.arange(n, dtype=np.float64).reshape(n, 1, 1, 1) * np.ones((1, 1, 2, 2))
+    seen = []
+
+    def spy(xb, yb, generator):
+        seen.extend(int(v) for v in xb[:, 0, 0, 0])
+        return xb, yb
+
+    model = torch.nn.Conv2d(1, 1, 1)
+    nn.fit(model, x, x, F.mse_loss, steps=6, batch_size=3, seed=0, augment=spy, progress=False)
+    # two batches of 3 per epoch of 7 images (the 7th waits for the next epoch), three epochs
+    for e in range(3):
+        epoch = seen[6 * e:6 * e + 6]
+        assert len(set(epoch)) == 6 and set(epoch) <= set(range(n))
+
+
+def test_fit_validates_every_k_steps_and_at_the_end_in_eval_mode():
+    x, y = _toy(4, 16)
+    modes = []
+
+    def val(model):
+        modes.append(model.training)
+        return 0.25
+
+    h = nn.fit(nn.tiny_segmenter(2), x, y, F.binary_cross_entropy_with_logits, steps=11,
+               batch_size=2, val=val, val_every=5, progress=False)
+    assert h.val_steps == [5, 10, 11] and h.val == [0.25] * 3 and modes == [False] * 3
+    assert len(h.loss) == 11 and all(np.isfinite(h.loss))
+
+
+def test_fit_accepts_class_indices_for_cross_entropy():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 1, 8, 8))
+    y = (x[:, 0] > 0).astype(np.int64) + (x[:, 0] > 1)
+    m = torch.nn.Conv2d(1, 3, 1)
+    h = nn.fit(m, x, y, torch.nn.CrossEntropyLoss(), steps=30, batch_size=4, lr=0.05,
+               progress=False)
+    assert h.loss[-1] < h.loss[0]
+
+
+_X8, _Y8 = np.zeros((4, 1, 4, 4)), np.zeros((4, 1, 4, 4))
+FIT_CALLS = [
+    (nn.fit, (torch.nn.Identity(), _X8, _Y8, F.mse_loss), {"batch_size": 5}, ValueError,
+     "^batch_size must be"),
+    (nn.fit, (torch.nn.Identity(), _X8, _Y8[:3], F.mse_loss), {}, ValueError, "^targets must"),
+    (nn.fit, (torch.nn.Identity(), _X8, _Y8, F.mse_loss), {"val": 0.5}, TypeError, "^val must"),
+    (nn.fit, (torch.nn.Identity(), _X8, _Y8, F.mse_loss), {"augment": "flip"}, TypeError,
+     "^augment must"),
+    (nn.fit, ("model", _X8, _Y8, F.mse_loss), {}, TypeError, "^model must"),
+    (nn.fit, (torch.nn.Identity(), _X8, _Y8, F.mse_loss), {"progress": "no"}, TypeError,
+     "^progress must"),
+    (nn.fit, (torch.nn.Identity(), np.zeros(4), np.zeros(4), F.mse_loss), {}, ValueError,
+     "^images must"),
+]
+
+test_fit_bad_input_raises_a_clear_error = bad_input_test(FIT_CALLS)
+
+
+def _fit_call():
+    x, y = nn.lesion_task(2, 12, 0)
+    return C(nn.tiny_segmenter(2, seed=0), x, y, F.binary_cross_entropy_with_logits, steps=2,
+             batch_size=2, lr=0.01, seed=0, progress=False)
+
+
+BAD_INPUT_CALLS = {
+    "nn.training.fit": Entry(_fit_call, mutable={"model"}),   # fit trains the model it is given
+    "nn.training.History": Entry(lambda: C([1.0], [1], [0.5]), mutate=False),  # a record
+}
