@@ -4,15 +4,15 @@
     python tools/grade.py returned/ --out grades/          # or: python3 course.py grade returned/
 
 ``returned/`` holds one folder per student with the notebooks they returned, under the names of
-the chapter notebooks (``returned/ada/hu-windowing.ipynb``). For each returned notebook the grader
-builds the program it runs from the **instructor's** notebook (found by name under
-``chapters/``): the instructor's cells, except that each exercise's solution is replaced by the
-student's answer (the code cells just above the student's ``# Check exercise N`` cell), followed
-by the instructor's public check and the instructor-only hidden tests of that exercise
-(``grading/hidden/<notebook stem>.py``, blocks headed ``# %% exercise N, P points``; the student
-branch leaves ``grading/hidden/`` out). A check the student edited or deleted is therefore
-irrelevant: the instructor's is run. Points: 1 for the public check (``--check-points``) plus the
-points of each hidden block that passes.
+the chapter notebooks (``returned/ada/hu-windowing.ipynb``). For each returned notebook the
+grader builds the program it runs from the **instructor's** notebook (found by name under
+``chapters/``; where two chapters share a name, by the exercise labels): the instructor's cells,
+except that each exercise's solution is replaced by the student's answer (the code cells just
+above the student's ``# Check exercise N`` cell), followed by the instructor's public check and
+the instructor-only hidden tests of that exercise (``grading/hidden/<chapter>/<notebook>.py``,
+blocks headed ``# %% exercise N, P points``; the student branch leaves ``grading/hidden/`` out).
+A check the student edited or deleted is therefore irrelevant: the instructor's is run. Points:
+1 for the public check (``--check-points``) plus the points of each hidden block that passes.
 
 Each notebook runs in its own process (``python tools/grade.py --run``, reading the program on
 stdin and reporting on a pipe), isolated by what Linux offers without extra software:
@@ -376,13 +376,15 @@ class Result:
     seconds: float = 0.0
 
 
-def grade_notebook(student: str, path: Path, source: Path, hidden_dir: Path, hide: list[Path],
+def grade_notebook(student: str, path: Path, source: Path, chapters: Path, hidden_dir: Path,
+                   hide: list[Path],
                    timeout: float, cell_timeout: float, memory_gb: float,
                    check_points: float = 1.0) -> Result:
     """Run one returned notebook in the sandbox; its points per exercise and feedback."""
     source_nb = json.loads(source.read_text())
-    hidden = hidden_tests(hidden_dir / f"{source.stem}.py")
-    result = Result(student, source.name)
+    rel = source.resolve().relative_to(chapters.resolve())
+    hidden = hidden_tests(hidden_dir / rel.with_suffix(".py"))
+    result = Result(student, rel.as_posix())
     try:
         student_nb = json.loads(path.read_text(errors="replace"))
         if not isinstance(student_nb, dict) or not isinstance(student_nb.get("cells"), list):
@@ -488,9 +490,34 @@ def _kill(proc: subprocess.Popen) -> None:
 # The class
 # --------------------------------------------------------------------------------------------
 
-def find_sources(chapters: Path) -> dict[str, Path]:
-    return {p.name: p for p in sorted(chapters.rglob("*.ipynb"))
-            if ".ipynb_checkpoints" not in p.parts}
+def find_sources(chapters: Path) -> dict[str, list[Path]]:
+    """File name -> the instructor's notebooks of that name (several chapters may share one)."""
+    sources: dict[str, list[Path]] = {}
+    for p in sorted(chapters.rglob("*.ipynb")):
+        if ".ipynb_checkpoints" not in p.parts:
+            sources.setdefault(p.name, []).append(p)
+    return sources
+
+
+LABEL = re.compile(r":label:\s*(\S+)")
+
+
+def match_source(path: Path, candidates: list[Path]) -> Path:
+    """The candidate whose exercise labels the returned notebook shares most (by name alone
+    when there is one candidate or the submission cannot be read)."""
+    if len(candidates) == 1:
+        return candidates[0]
+
+    def labels(p: Path) -> set[str]:
+        try:
+            nb = json.loads(p.read_text(errors="replace"))
+            return {m for c in nb.get("cells", []) if c.get("cell_type") == "markdown"
+                    for m in LABEL.findall(_source(c))}
+        except (ValueError, OSError, AttributeError, TypeError):
+            return set()
+
+    mine = labels(path)
+    return max(candidates, key=lambda c: len(labels(c) & mine))
 
 
 def grade_folder(submissions: Path, out: Path, chapters: Path = ROOT / "chapters",
@@ -517,8 +544,9 @@ def grade_folder(submissions: Path, out: Path, chapters: Path = ROOT / "chapters
                 results.append(Result(folder.name, path.name, messages=[
                     "Not a notebook of the course: not graded."]))
                 continue
+            source = match_source(path, sources[path.name])
             print(f"grading {folder.name}/{path.name} ...", flush=True)
-            results.append(grade_notebook(folder.name, path, sources[path.name], hidden_dir,
+            results.append(grade_notebook(folder.name, path, source, chapters, hidden_dir,
                                           secret, timeout, cell_timeout, memory_gb,
                                           check_points))
     write_reports(results, out)
@@ -564,7 +592,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chapters", type=Path, default=ROOT / "chapters",
                         help="the instructor's notebooks (default chapters/)")
     parser.add_argument("--hidden", type=Path, default=ROOT / "grading" / "hidden",
-                        help="hidden tests, <notebook stem>.py (default grading/hidden/)")
+                        help="hidden tests, <chapter>/<notebook>.py (default grading/hidden/)")
     parser.add_argument("--hide", type=Path, action="append", default=[],
                         help="another path to hide from submissions (e.g. another clone)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per notebook")

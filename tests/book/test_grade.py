@@ -95,15 +95,15 @@ def _digest(folder: Path) -> str:
 def test_a_class_is_graded_to_the_expected_scores_and_harms_nothing(tmp_path):
     chapters, hidden = tmp_path / "chapters", tmp_path / "grading" / "hidden"
     (chapters / "demo").mkdir(parents=True)
-    hidden.mkdir(parents=True)
+    (hidden / "demo").mkdir(parents=True)
     source = _instructor_notebook()
     nbformat.write(source, chapters / "demo" / "demo.ipynb")
-    (hidden / "demo.py").write_text(HIDDEN)
+    (hidden / "demo" / "demo.py").write_text(HIDDEN)
     returned = tmp_path / "returned"
     hostile_1 = f"""\
 import os, shutil
 shutil.rmtree({str(chapters)!r}, ignore_errors=True)      # delete the instructor's notebooks
-for victim in ({str(ROOT / 'medlib' / '__init__.py')!r}, {str(hidden / 'demo.py')!r}):
+for victim in ({str(ROOT / 'medlib' / '__init__.py')!r}, {str(hidden / 'demo' / 'demo.py')!r}):
     try:
         os.remove(victim)
     except OSError:
@@ -203,19 +203,20 @@ def test_a_real_notebook_is_graded_with_its_hidden_tests(tmp_path):
         nbformat.write(_submission(source, answers), returned / student / "hu-windowing.ipynb")
     grade.grade_folder(returned, tmp_path / "grades", timeout=120)
     rows = list(csv.DictReader(open(tmp_path / "grades" / "scores.csv")))
-    hidden = grade.hidden_tests(ROOT / "grading" / "hidden" / "hu-windowing.py")
+    hidden = grade.hidden_tests(ROOT / "grading" / "hidden" / "ct" / "hu-windowing.py")
     most = len(hidden) + sum(p for blocks in hidden.values() for p, _ in blocks)
     totals = {r["student"]: float(r["points"]) for r in rows if r["notebook"] == "TOTAL"}
     assert totals == {"ada": most, "nil": 0}
 
 
 def test_every_hidden_test_file_belongs_to_an_exercise_of_a_chapter_notebook():
-    sources = grade.find_sources(ROOT / "chapters")
-    files = sorted((ROOT / "grading" / "hidden").glob("*.py"))
+    files = sorted((ROOT / "grading" / "hidden").rglob("*.py"))
     assert files
     for path in files:
-        assert f"{path.stem}.ipynb" in sources, f"{path.name}: no chapter notebook of that name"
-        nb = nbformat.read(sources[f"{path.stem}.ipynb"], as_version=4)
+        rel = path.relative_to(ROOT / "grading" / "hidden").with_suffix(".ipynb")
+        source = ROOT / "chapters" / rel
+        assert source.is_file(), f"{path}: no chapter notebook chapters/{rel}"
+        nb = nbformat.read(source, as_version=4)
         checks = {grade._check_number(c) for c in nb.cells} - {None}
         blocks = grade.hidden_tests(path)
         assert blocks and set(blocks) <= checks, f"{path.name}: exercises {sorted(blocks)}"
@@ -223,3 +224,13 @@ def test_every_hidden_test_file_belongs_to_an_exercise_of_a_chapter_notebook():
             for _, code in blocks_of:
                 compile(code, str(path), "exec")
     assert any(x.startswith("grading/hidden") for x in student_version.STUDENT_EXCLUDE)
+
+
+def test_notebooks_sharing_a_name_are_told_apart_by_their_exercise_labels(tmp_path):
+    sources = grade.find_sources(ROOT / "chapters")
+    shared = {name: paths for name, paths in sources.items() if len(paths) > 1}
+    for name, paths in shared.items():
+        for source in paths:
+            returned = tmp_path / name
+            nbformat.write(_submission(nbformat.read(source, as_version=4), {}), returned)
+            assert grade.match_source(returned, paths) == source
