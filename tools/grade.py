@@ -608,9 +608,12 @@ def main(argv: list[str] | None = None) -> int:
         return _runner_main(args.cell_timeout)
     if args.submissions is None:
         parser.error("the submissions folder is required")
-    results = grade_folder(args.submissions, args.out, args.chapters, args.hidden,
-                           tuple(args.hide), args.timeout, args.cell_timeout, args.memory_gb,
-                           args.check_points)
+    try:
+        results = grade_folder(args.submissions, args.out, args.chapters, args.hidden,
+                               tuple(args.hide), args.timeout, args.cell_timeout,
+                               args.memory_gb, args.check_points)
+    except (ValueError, RuntimeError) as exc:
+        parser.error(str(exc))
     print(f"{len(results)} notebooks graded: {args.out / 'scores.csv'}, "
           f"{args.out / 'feedback'}/")
     return 0
