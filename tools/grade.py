@@ -540,6 +540,10 @@ def grade_folder(submissions: Path, out: Path, chapters: Path = ROOT / "chapters
     results: list[Result] = []
     for folder in sorted(p for p in submissions.iterdir() if p.is_dir()):
         for path in sorted(folder.glob("*.ipynb")):
+            if path.is_symlink() or submissions not in path.resolve().parents:
+                results.append(Result(folder.name, path.name, messages=[
+                    "A link, not a returned file: not graded."]))
+                continue
             if path.name not in sources:
                 results.append(Result(folder.name, path.name, messages=[
                     "Not a notebook of the course: not graded."]))

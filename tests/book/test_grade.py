@@ -139,6 +139,8 @@ exec([c for c in json.loads(text)['cells'] if 'def hu' in ''.join(c['source'])][
         nbformat.write(_submission(source, answers), returned / student / "demo.ipynb")
     (returned / "kim").mkdir()
     (returned / "kim" / "demo.ipynb").write_text('{"cells": [ broken')
+    (returned / "lin").mkdir()       # a link to the instructor's notebook is not a submission
+    (returned / "lin" / "demo.ipynb").symlink_to(chapters / "demo" / "demo.ipynb")
     before = {p: _digest(p) for p in (chapters, hidden, ROOT / "medlib")}
     out = tmp_path / "grades"
 
@@ -151,7 +153,7 @@ exec([c for c in json.loads(text)['cells'] if 'def hu' in ''.join(c['source'])][
     totals = {r["student"]: (float(r["points"]), float(r["max_points"]))
               for r in rows if r["notebook"] == "TOTAL"}
     assert totals == {"ada": (5, 5), "bob": (3, 5), "eve": (0, 5), "kim": (0, 5),
-                      "tim": (3, 5)}, totals
+                      "tim": (3, 5), "lin": (0, 0)}, totals
     per = {(r["student"], r["exercise"]): float(r["points"]) for r in rows if r["exercise"]}
     assert per[("bob", "1")] == 1 and per[("bob", "2")] == 2 and per[("tim", "2")] == 0
     assert {p: _digest(p) for p in before} == before, "the instructor's files changed"
@@ -160,7 +162,7 @@ exec([c for c in json.loads(text)['cells'] if 'def hu' in ''.join(c['source'])][
     assert elapsed < 5 * 60, f"grading took {elapsed:.0f} s"
     assert all(r.seconds < 60 for r in results)
     feedback = {p.stem: p.read_text() for p in (out / "feedback").glob("*.md")}
-    assert set(feedback) == set(totals)
+    assert set(feedback) == set(totals) and "not graded" in feedback["lin"]
     assert "longer than 5 s" in feedback["tim"]
     assert "changed library code (numpy.isclose)" in feedback["eve"]
     assert "MemoryError" in feedback["eve"] and "FileNotFoundError" in feedback["eve"]
