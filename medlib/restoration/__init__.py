@@ -21,3 +21,8 @@ except ImportError as exc:
         "rest of medlib works without it") from exc
 
 __all__: list[str] = []
+
+from . import denoising as _denoising  # noqa: E402  (16.3, learning to denoise)
+from .denoising import *  # noqa: E402,F403
+
+__all__ += _denoising.__all__
