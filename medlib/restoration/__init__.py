@@ -20,9 +20,19 @@ except ImportError as exc:
         "extra, from the repository's root: pip install -c constraints.txt -e \".[dl]\" ; the "
         "rest of medlib works without it") from exc
 
+from . import degradations as _degradations  # noqa: E402
+from . import metrics as _metrics  # noqa: E402
+from .degradations import *  # noqa: E402,F401,F403
+from .metrics import *  # noqa: E402,F401,F403
+
 __all__: list[str] = []
+from . import degradations as _degradations  # noqa: E402
+from . import denoising as _denoising  # noqa: E402  (section 3, learning to denoise)
+from . import metrics as _metrics  # noqa: E402
+from .degradations import *  # noqa: E402,F401,F403
+from .denoising import *  # noqa: E402,F401,F403
+from .metrics import *  # noqa: E402,F401,F403
 
-from . import denoising as _denoising  # noqa: E402  (16.3, learning to denoise)
-from .denoising import *  # noqa: E402,F403
-
+__all__: list[str] = []
+__all__ += _degradations.__all__ + _metrics.__all__
 __all__ += _denoising.__all__
