@@ -21,12 +21,6 @@ except ImportError as exc:
         "rest of medlib works without it") from exc
 
 from . import degradations as _degradations  # noqa: E402
-from . import metrics as _metrics  # noqa: E402
-from .degradations import *  # noqa: E402,F401,F403
-from .metrics import *  # noqa: E402,F401,F403
-
-__all__: list[str] = []
-from . import degradations as _degradations  # noqa: E402
 from . import denoising as _denoising  # noqa: E402  (section 3, learning to denoise)
 from . import metrics as _metrics  # noqa: E402
 from .degradations import *  # noqa: E402,F401,F403
