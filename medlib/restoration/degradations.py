@@ -100,9 +100,17 @@ def load_slices(volume: str, slices, *, size: int = 128) -> tuple[np.ndarray, fl
             raise ValueError(f"slices must be integers in [0, {nz - 1}] for {name}, got {arr}")
         idx = [int(k) for k in arr]
     f = 256 // n
-    vol = np.asarray(img.dataobj, dtype=np.float64)[:, :, idx]      # (x, y, k), RAS
-    # (k, y, x) with y pointing anterior -> rows from anterior (top) to posterior.
-    stack = np.transpose(vol, (2, 1, 0))[:, ::-1, :]
+    codes = nib.aff2axcodes(img.affine)
+    if codes[0] not in ("L", "R") or codes[1] not in ("A", "P"):
+        raise ValueError(f"{name}: expected axial slices with axes (x, y, z), got {codes}")
+    vol = np.asarray(img.dataobj, dtype=np.float64)[:, :, idx]      # (i, j, k) of the file
+    stack = np.transpose(vol, (2, 1, 0))                           # (k, j, i)
+    # Radiological display: rows from anterior to posterior, columns from the patient's
+    # right to left (the viewer faces the patient).
+    if codes[1] == "A":
+        stack = stack[:, ::-1, :]
+    if codes[0] == "R":
+        stack = stack[:, :, ::-1]
     stack = stack.reshape(len(idx), n, f, n, f).mean(axis=(2, 4))
     pixel_mm = float(img.header.get_zooms()[0]) * f
     return np.ascontiguousarray(stack), pixel_mm
