@@ -5,7 +5,7 @@ held-out real CT slices of another patient at the same simulated dose.
     python benchmarks/bench_restore_denoise.py --quick    # the notebook's settings
 
 Low-dose pairs from :func:`medlib.restoration.low_dose_ct_pairs` (I0 = 1e4 photons per ray,
-128 x 128 slices of 2.3-2.5 mm; training patient lung2, held-out patient lung1). Classical
+128 x 128 slices of 2.3 to 2.5 mm; training patient lung2, held-out patient lung1). Classical
 denoisers: scikit-image's TV (Chambolle), non-local means and bilateral filter, and BM3D
 (``bm3d`` package), each tuned by a grid search for the highest mean PSNR on training slices;
 the CNN (:class:`medlib.restoration.DnCNN`, L2 and L1 losses) is trained on the training slices
