@@ -349,7 +349,7 @@ def power_ratio(denoised, clean, spacing_mm=1.0, *, n_bins: int | None = None):
     Notes
     -----
     Both spectra come from :func:`medlib.noise.noise_power_spectrum` (mean-subtracted
-    periodogram, :formula:`noise.nps` normalisation), applied to images instead of noise.
+    periodogram with the NPS normalisation of section 2.3), applied to images instead of noise.
     """
     d = as_array(denoised, "denoised", ndim=(2, 3))
     c = as_array(clean, "clean", ndim=(2, 3))
