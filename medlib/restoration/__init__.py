@@ -21,3 +21,8 @@ except ImportError as exc:
         "rest of medlib works without it") from exc
 
 __all__: list[str] = []
+
+from . import perceptual as _perceptual  # noqa: E402
+from .perceptual import *  # noqa: E402,F401,F403
+
+__all__ += _perceptual.__all__
