@@ -23,6 +23,8 @@ from . import mri_normalization as _mri_normalization
 from . import multisequence as _multisequence
 from . import n4 as _n4
 from . import physical_resampling as _physical_resampling
+from . import pitfalls as _pitfalls
+from . import validation as _validation
 from . import xray_contrast as _xray_contrast
 from .augmentation import *  # noqa: F401,F403
 from .bias_field import *  # noqa: F401,F403
@@ -30,6 +32,8 @@ from .mri_normalization import *  # noqa: F401,F403
 from .multisequence import *  # noqa: F401,F403
 from .n4 import *  # noqa: F401,F403
 from .physical_resampling import *  # noqa: F401,F403
+from .pitfalls import *  # noqa: F401,F403
+from .validation import *  # noqa: F401,F403
 from .xray_contrast import *  # noqa: F401,F403
 
 __all__ = [
@@ -40,4 +44,6 @@ __all__ = [
     *_multisequence.__all__,
     *_physical_resampling.__all__,
     *_augmentation.__all__,
+    *_pitfalls.__all__,
+    *_validation.__all__,
 ]

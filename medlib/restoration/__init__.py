@@ -20,9 +20,12 @@ except ImportError as exc:
         "extra, from the repository's root: pip install -c constraints.txt -e \".[dl]\" ; the "
         "rest of medlib works without it") from exc
 
-__all__: list[str] = []
-
+from . import degradations as _degradations  # noqa: E402
+from . import metrics as _metrics  # noqa: E402
 from . import perceptual as _perceptual  # noqa: E402
+from .degradations import *  # noqa: E402,F401,F403
+from .metrics import *  # noqa: E402,F401,F403
 from .perceptual import *  # noqa: E402,F401,F403
 
-__all__ += _perceptual.__all__
+__all__: list[str] = []
+__all__ += _degradations.__all__ + _metrics.__all__ + _perceptual.__all__
