@@ -10,6 +10,15 @@ from badinput import C, Entry
 from medlib.restoration import perceptual as P
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One PyTorch thread: steadier and much faster on a shared machine (TOOLCHAIN.md)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _images(n=3, size=16, seed=0):
     rng = np.random.default_rng(seed)
     return rng.normal(0.0, 0.3, (n, size, size))
@@ -72,7 +81,8 @@ def test_perceptual_loss_layer_selection():
     y = torch.randn(1, 1, 16, 16, generator=torch.Generator().manual_seed(2))
     fx, fy = ae.features(x), ae.features(y)
     only_last = P.PerceptualLoss(ae, (2,))(x, y)
-    assert float(only_last) == pytest.approx(float(F.mse_loss(fx[2], fy[2])), rel=1e-6)
+    assert float(only_last) == pytest.approx(float(F.mse_loss(fx[2], fy[2]).detach()),
+                                             rel=1e-6)
     with pytest.raises(ValueError, match="layers"):
         P.PerceptualLoss(ae, (5,))(x, y)
 
