@@ -21,11 +21,17 @@ except ImportError as exc:
         "rest of medlib works without it") from exc
 
 from . import degradations as _degradations  # noqa: E402
+from . import denoising as _denoising  # noqa: E402
 from . import metrics as _metrics  # noqa: E402
+from . import perceptual as _perceptual  # noqa: E402
 from .degradations import *  # noqa: E402,F401,F403
+from .denoising import *  # noqa: E402,F401,F403
 from .metrics import *  # noqa: E402,F401,F403
+from .perceptual import *  # noqa: E402,F401,F403
 
 __all__ = [
     *_degradations.__all__,
     *_metrics.__all__,
+    *_denoising.__all__,
+    *_perceptual.__all__,
 ]

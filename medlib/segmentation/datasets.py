@@ -458,6 +458,7 @@ def _spin_echo(gm, wm, mask, tr_ms, te_ms):
 # ---------------------------------------------------------------------------------------------
 _CT = {"lung1": "nifti/chest_ct_lung1_256.nii.gz", "lung2": "nifti/chest_ct_lung2_256.nii.gz"}
 _TUMOUR = {"lung2": ("nifti/chest_ct_lung2_256.nii.gz", "nifti/chest_ct_lung2_256_tumour.nii.gz"),
+           "lung1": ("nifti/chest_ct_lung1_256.nii.gz", "nifti/chest_ct_lung1_256_nodule.nii.gz"),
            "brain_mr1": ("nifti/brain_mr1.nii.gz", "nifti/brain_mr1_tumour.nii.gz"),
            "brain_mr2": ("nifti/brain_mr2.nii.gz", "nifti/brain_mr2_tumour.nii.gz")}
 
@@ -544,9 +545,10 @@ def tumour_slices(case: str = "lung2", *, size: int = 128, window_hu=(-1000.0, 4
 
     Parameters
     ----------
-    case : {"lung2", "brain_mr1", "brain_mr2"}, optional
-        The chest CT's lung tumour (about 49 mL), or the brain tumours of two clinical T1 MR
-        (16.4 and 1.8 mL, 6.5 mm slices).
+    case : {"lung2", "lung1", "brain_mr1", "brain_mr2"}, optional
+        The lung tumour of chest CT lung2 (about 49 mL), the nodule of another patient's chest
+        CT lung1 (1.44 mL), or the brain tumours of two clinical T1 MR (16.4 and 1.8 mL, 6.5 mm
+        slices).
     size : {32, 64, 128, 256}, optional
         Pixels per side after in-plane block averaging (default 128).
     window_hu : (float, float), optional

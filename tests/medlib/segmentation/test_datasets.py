@@ -105,9 +105,11 @@ def test_brain_slices_refuse_synthetic_contrast_for_colin27():
 
 
 def test_tumour_volumes_match_the_manifest():
-    for case, volume_ml in (("lung2", 49.5), ("brain_mr1", 16.4), ("brain_mr2", 1.8)):
+    for case, volume_ml in (("lung2", 49.5), ("lung1", 1.44), ("brain_mr1", 16.4),
+                            ("brain_mr2", 1.8)):
         s = seg.tumour_slices(case, size=256)
         name = {"lung2": "nifti/chest_ct_lung2_256_tumour.nii.gz",
+                "lung1": "nifti/chest_ct_lung1_256_nodule.nii.gz",
                 "brain_mr1": "nifti/brain_mr1_tumour.nii.gz",
                 "brain_mr2": "nifti/brain_mr2_tumour.nii.gz"}[case]
         zooms = nib.load(data.path(name)).header.get_zooms()
