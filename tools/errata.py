@@ -42,6 +42,21 @@ def _source(cell) -> str:
     return cell.get("source", "")
 
 
+_DOC_ROLE = re.compile(r"\{doc\}`(?P<text>[^`<]*<)?(?P<target>[^`<>]+)(?P<close>>?)`")
+
+
+def _from_appendix(text: str, chapter: str) -> str:
+    """Rewrite a notebook's relative {doc} targets (``{doc}`fbp```, ``{doc}`text <fbp>```) so
+    that they resolve from the appendix page: a sibling section becomes ``../<chapter>/fbp``;
+    ``../`` and absolute targets already do."""
+    def fix(m: re.Match) -> str:
+        target = m["target"]
+        if target.startswith(("/", "../")):
+            return m[0]
+        return f"{{doc}}`{m['text'] or ''}../{chapter}/{target}{m['close']}`"
+    return _DOC_ROLE.sub(fix, text)
+
+
 def notebook_errata(root: Path = ROOT) -> list[dict]:
     """Every "Seed erratum" admonition: notebook, section title, heading above it, title, body."""
     found = []
@@ -65,6 +80,7 @@ def notebook_errata(root: Path = ROOT) -> list[dict]:
                     continue
                 body = "\n".join(line for line in m.group(2).splitlines()
                                  if not re.match(r"^:\w+:", line)).strip()
+                body = _from_appendix(body, nb.parent.name)
                 found.append({"notebook": nb.relative_to(root).as_posix(), "section": title,
                               "heading": heading, "title": m.group(1).strip(), "body": body})
     return found

@@ -153,7 +153,7 @@ def elastic_displacement(shape, rng, *, alpha: float, sigma_vox: float) -> np.nd
 
     Returns
     -------
-    numpy.ndarray, shape (d, *shape)
+    numpy.ndarray, shape ``(d, *shape)``
         Displacement u_a(x) in voxels along each axis a: output voxel x reads the input at
         x + u(x).
 
@@ -197,12 +197,12 @@ def sampling_coordinates(shape, matrix=None, offset=None, displacement=None) -> 
         A of a backward affine map (default identity), e.g. from :func:`random_affine`.
     offset : array_like, shape (d,), optional
         b, in input voxels (default zeros).
-    displacement : array_like, shape (d, *shape), optional
+    displacement : array_like, shape ``(d, *shape)``, optional
         u, in input voxels, e.g. from :func:`elastic_displacement` (default none).
 
     Returns
     -------
-    numpy.ndarray, shape (d, *shape)
+    numpy.ndarray, shape ``(d, *shape)``
         Fractional input indices, as :func:`scipy.ndimage.map_coordinates` takes them.
 
     Raises

@@ -33,7 +33,7 @@ SEED_WINDOWS: dict[str, tuple[float, float]] = {
     "brain": (40.0, 80.0),
     "abdominal": (50.0, 400.0),
 }
-"""The seed's window table, (level, width) in HU. Part I's :data:`medlib.ct.CLINICAL_WINDOWS`
+"""The seed's window table, (level, width) in HU. Part I's ``medlib.ct.CLINICAL_WINDOWS``
 (Radiopaedia) agrees except for bone, where it uses level 400 and width 1800; both are in use."""
 
 

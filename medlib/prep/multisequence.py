@@ -462,7 +462,7 @@ def fuse_sequences(images, mask, *, missing: str = "error") -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray, shape (C, *mask.shape)
+    numpy.ndarray, shape ``(C, *mask.shape)``
         Channels first, as PyTorch's ``(C, D, H, W)``; each channel is
         :func:`medlib.prep.zscore_foreground` of its sequence.
 

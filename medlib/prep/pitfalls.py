@@ -393,7 +393,7 @@ def jacobian_determinant(displacement_mm, spacing_mm) -> np.ndarray:
 
     Parameters
     ----------
-    displacement_mm : array_like, shape (d, *grid)
+    displacement_mm : array_like, shape ``(d, *grid)``
         Displacement u in mm, one component per axis (in the grid's axis order), d = 2 or 3.
     spacing_mm : float or array_like
         Grid spacing in mm, per axis or one number.

@@ -10,7 +10,7 @@ than printed and forgotten.
 the statistics that steps need (from training images only), ``apply(image, affine)`` applies
 them to any image and returns a record of what every step did (name, parameters, fitted
 statistics, statistics before and after, shapes and spacings). The record is plain JSON;
-:meth:`Pipeline.from_record` rebuilds the fitted pipeline from it, and the replay gives the
+``Pipeline.from_record`` rebuilds the fitted pipeline from it, and the replay gives the
 identical output (the record stores the sha256 of input and output to prove it).
 
 The steps wrap Part I functions: :func:`medlib.ct.window`, :func:`medlib.processing.fit_zscore`

@@ -80,7 +80,7 @@ class ConvAutoencoder(nn.Module):
 
     Notes
     -----
-    :meth:`features` returns the three ReLU outputs: the feature maps
+    ``features()`` returns the three ReLU outputs: the feature maps
     :math:`\\phi_j` of :eq:`restore.perceptual`. The decoder mirrors the encoder with
     nearest-neighbour upsampling; it only serves the training.
     """

@@ -89,7 +89,7 @@ def softmax(logits, *, dim: int = 1) -> torch.Tensor:
 
     Parameters
     ----------
-    logits : tensor or array_like, shape (N, C, *spatial)
+    logits : tensor or array_like, shape ``(N, C, *spatial)``
         Activations a_j(r) of the last layer.
     dim : int, optional
         The channel axis (default 1, PyTorch's convention).
@@ -130,7 +130,7 @@ def bce_pixel(logits, target, *, reduction: str = "sum") -> torch.Tensor:
 
     Parameters
     ----------
-    logits : tensor or array_like, shape (N, 1, *spatial) (any shape of >= 1 dimension)
+    logits : tensor or array_like, shape ``(N, 1, *spatial)`` (any shape of >= 1 dimension)
         Activations a(r); the network's probability is f(r) = sigmoid(a(r)).
     target : tensor or array_like, shape of ``logits``
         y(r) in [0, 1]: binary labels (or soft labels).
@@ -179,7 +179,7 @@ def _class_probabilities(target, a: torch.Tensor) -> torch.Tensor:
         integral = arr.dtype.kind in "iu"
         t = None
     n_classes = a.shape[1]
-    if integral:                                   # class indices, shape (N, *spatial)
+    if integral:                                   # class indices, shape ``(N, *spatial)``
         idx = t if t is not None else torch.as_tensor(np.asarray(target))
         if tuple(idx.shape) != (a.shape[0], *a.shape[2:]):
             raise ValueError(f"target of class indices must have the shape (N, *spatial) of "
@@ -198,19 +198,19 @@ def ce_pixel(logits, target, *, reduction: str = "sum") -> torch.Tensor:
 
     Parameters
     ----------
-    logits : tensor or array_like, shape (N, K, *spatial)
+    logits : tensor or array_like, shape ``(N, K, *spatial)``
         Activations a_k(r) of K classes.
     target : tensor or array_like
-        Either integer class indices of shape (N, *spatial) (certain labels, PyTorch's usual
+        Either integer class indices of shape ``(N, *spatial)`` (certain labels, PyTorch's usual
         form), or label probabilities p(y(r) = k) of the logits' shape (one-hot or soft labels).
     reduction : {"sum", "mean", "none"}, optional
         "sum" (default, the notes), "mean" (divides by the number of pixels N x D, as
-        ``F.cross_entropy``), or "none" (the loss of every pixel, shape (N, *spatial)).
+        ``F.cross_entropy``), or "none" (the loss of every pixel, shape ``(N, *spatial)``).
 
     Returns
     -------
     torch.Tensor
-        0-dim, or (N, *spatial) for "none".
+        0-dim, or ``(N, *spatial)`` for "none".
 
     Raises
     ------
@@ -346,7 +346,7 @@ def dice_coefficient(probabilities, target, *, squared: bool = True, smooth_nr: 
 
     Parameters
     ----------
-    probabilities : tensor or array_like, shape (N, K, *spatial)
+    probabilities : tensor or array_like, shape ``(N, K, *spatial)``
         f_k(r) in [0, 1] (a sigmoid or softmax output); K = 1 for binary segmentation.
     target : tensor or array_like, shape of ``probabilities``
         p(y(r) = k) in [0, 1]: one-hot labels (or soft labels).
@@ -474,7 +474,7 @@ class SoftDiceLoss(torch.nn.Module):
     include_background : bool, optional
         False leaves channel 0 out of the loss (default True).
     to_onehot_y : bool, optional
-        True: the target is class indices of shape (N, 1, *spatial), one-hot encoded here.
+        True: the target is class indices of shape ``(N, 1, *spatial)``, one-hot encoded here.
     sigmoid, softmax : bool, optional
         Apply a sigmoid (binary, independent channels) or a softmax (:func:`softmax`, exclusive
         classes) to the network's logits first; both False: the input is probabilities.

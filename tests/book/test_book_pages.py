@@ -20,6 +20,14 @@ def test_errata_page_is_current():
         "run `python tools/errata.py --write`"
 
 
+def test_errata_links_resolve_from_the_appendix():
+    fix = _errata()._from_appendix
+    assert fix("see {doc}`fbp` and {doc}`the radon page <radon>`", "ct") == \
+        "see {doc}`../ct/fbp` and {doc}`the radon page <../ct/radon>`"
+    for kept in ("{doc}`../mri/bloch`", "{doc}`/chapters/ct/fbp`", "{doc}`text </intro>`"):
+        assert fix(kept, "ct") == kept
+
+
 def test_every_seed_erratum_is_collected():
     errata = _errata()
     found = errata.notebook_errata()
