@@ -407,7 +407,7 @@ def brain_tissue_slices(subject: str = "mni152", *, z_range_mm=(-20.0, 60.0),
                     else "nifti/colin27_t1_brain_1mm.nii.gz")
             img = t1 if subj == "colin27" else _mni_slices(name, z)
         else:
-            img = _spin_echo``(gm, wm, mask, *seq)``
+            img = _spin_echo(gm, wm, mask, *seq)
         img = _block_mean(np.where(mask, img, 0.0), factor)
         if norm == "zscore":
             img = _zscore_per_image(img, mask_b)
@@ -653,7 +653,7 @@ def simulate_annotators(label, n_raters: int, rng, *, bias_px: float = 1.0,
     smooth = as_scalar(smooth_px, "smooth_px", low=0.5, high=50.0)
     signed = ndimage.distance_transform_edt(~ref) - ndimage.distance_transform_edt(ref)
     b = gen.uniform(-bias, bias, size=n)
-    noise = gen.standard_normal(``(n, *ref.shape)``)
+    noise = gen.standard_normal((n, *ref.shape))
     field = ndimage.gaussian_filter(noise, sigma=(0.0,) + (smooth,) * ref.ndim, mode="reflect")
     sd = field.reshape(n, -1).std(axis=1).reshape((n,) + (1,) * ref.ndim)
     field = field / np.where(sd > 0, sd, 1.0) * wobble
