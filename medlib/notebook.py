@@ -30,13 +30,17 @@ class Source:
         The dotted name of the defining module and the object (``medlib.ct.fbp.backproject``).
     public : bool
         Whether the object is documented in the API reference (its name has no leading ``_``).
+    module : str
+        The dotted name of the defining module, whose API reference page documents the object
+        (a method's too).
     """
 
     def __init__(self, code: str, path: str, first_line: int, last_line: int, qualname: str,
-                 public: bool):
+                 public: bool, module: str | None = None):
         self.code, self.path = code, path
         self.first_line, self.last_line = first_line, last_line
         self.qualname, self.public = qualname, public
+        self.module = module if module is not None else qualname.rsplit(".", 1)[0]
 
     @property
     def caption(self) -> str:
@@ -48,8 +52,10 @@ class Source:
         """The object's entry in the book's API reference, relative to a chapter page."""
         if not self.public:
             return None
-        module = self.qualname.rsplit(".", 1)[0]
-        return f"{API_REFERENCE}/{module}.html#{self.qualname}"
+        # One page per module; a method (Pipeline.apply) links to its class's entry, the
+        # reference documents classes, not each method.
+        top = self.qualname[len(self.module) + 1:].split(".")[0]
+        return f"{API_REFERENCE}/{self.module}.html#{self.module}.{top}"
 
     def __repr__(self) -> str:
         return f"# {self.caption}\n{self.code}"
@@ -119,4 +125,5 @@ def show_source(obj, *, docstring: bool = False) -> Source:
         path = file.name
     qualname = f"{obj.__module__}.{obj.__qualname__}"
     public = not any(part.startswith("_") for part in qualname.split("."))
-    return Source(source.rstrip("\n"), path, first, first + len(lines) - 1, qualname, public)
+    return Source(source.rstrip("\n"), path, first, first + len(lines) - 1, qualname, public,
+                  obj.__module__)

@@ -50,6 +50,14 @@ def test_public_functions_link_to_the_api_reference_and_private_ones_do_not():
     assert private.api_url is None and "href" not in private._repr_html_()
 
 
+def test_a_method_links_to_its_class_on_its_module_page():
+    from medlib.prep.validation import Pipeline
+
+    src = show_source(Pipeline.apply)
+    assert src.api_url == ("../appendix/api/medlib.prep.validation.html"
+                           "#medlib.prep.validation.Pipeline")
+
+
 @pytest.mark.parametrize("bad, kwargs, error, match", [
     (len, {}, TypeError, "obj"),
     (3, {}, TypeError, "obj"),
