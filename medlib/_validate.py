@@ -242,6 +242,20 @@ def as_shape(value, name: str, *, ndim: int | None = None, low: int = 1,
     return shape
 
 
+def as_spacing(value, name: str, ndim: int) -> np.ndarray:
+    """A voxel spacing in mm: one positive number for every axis, or one per axis.
+
+    Returns a float64 array of ``ndim`` values in [1e-6, 1e6] mm; a scalar is repeated. Raises
+    ValueError naming ``name`` otherwise (a spacing in metres or micrometres is a unit mistake).
+    """
+    s = as_array(value, name, ndim=(0, 1), low=1e-6, high=1e6)
+    s = np.full(ndim, float(s)) if s.ndim == 0 else s.astype(np.float64)
+    if s.shape != (ndim,):
+        raise ValueError(f"{name} must hold one value or {ndim} values (one per axis of the "
+                         f"array), got {s.tolist()}")
+    return s
+
+
 def as_mask(value, name: str) -> np.ndarray:
     """Return ``value`` as a boolean mask: a bool array, or numbers that are all 0 or 1.
 

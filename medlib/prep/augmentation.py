@@ -19,10 +19,19 @@ from itertools import combinations
 import numpy as np
 from scipy import ndimage
 
-from .._validate import MAX_ELEMENTS, as_array, as_axis, as_choice, as_rng, as_scalar, check_size
+from .._validate import (
+    MAX_ELEMENTS,
+    as_array,
+    as_axis,
+    as_choice,
+    as_rng,
+    as_scalar,
+    as_spacing,
+    check_size,
+)
 from ..mri.kspace import kspace_coordinates, kspace_forward, kspace_inverse
 from ..processing.resampling import interpolate_nearest
-from .physical_resampling import _shape, _spacing
+from .physical_resampling import _shape
 
 __all__ = [
     "elastic_displacement",
@@ -107,7 +116,7 @@ def random_affine(shape, rng, *, spacing_mm=1.0, rotation_deg: float = 15.0,
     dims = _grid_shape(shape)
     d = len(dims)
     gen = as_rng(rng)
-    s_mm = _spacing(spacing_mm, d)
+    s_mm = as_spacing(spacing_mm, "spacing_mm", d)
     rot = math.radians(as_scalar(rotation_deg, "rotation_deg", low=0.0, high=180.0))
     sr = as_array(scale_range, "scale_range", shape=(2,), low=0.0, low_inclusive=False)
     if sr[0] > sr[1] or sr[1] > 10.0:
@@ -396,7 +405,7 @@ def motion_artifact(image, shift_mm, *, spacing_mm=1.0, axis: int = 0,
     if t.shape != (d,):
         raise ValueError(f"shift_mm must hold one shift per axis of the {d}D image, got "
                          f"{t.shape[0]} values")
-    s = _spacing(spacing_mm, d)
+    s = as_spacing(spacing_mm, "spacing_mm", d)
     ax = as_axis(axis, d, "axis")
     frac = as_scalar(start_fraction, "start_fraction", low=0.0, high=1.0)
     k = kspace_forward(x, s)

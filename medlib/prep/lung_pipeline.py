@@ -13,7 +13,16 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .._validate import MAX_ELEMENTS, as_array, as_choice, as_int, as_rng, as_scalar, check_size
+from .._validate import (
+    MAX_ELEMENTS,
+    as_array,
+    as_choice,
+    as_int,
+    as_rng,
+    as_scalar,
+    as_spacing,
+    check_size,
+)
 from ..geometry import voxel_spacing
 from ..processing import resampling as _resampling
 
@@ -28,15 +37,6 @@ __all__ = [
     "resample_isotropic",
     "sample_patch_centres",
 ]
-
-
-def _spacing(spacing_mm, ndim: int) -> np.ndarray:
-    s = as_array(spacing_mm, "spacing_mm", ndim=(0, 1), low=0.0, low_inclusive=False)
-    s = np.full(ndim, float(s)) if s.ndim == 0 else s
-    if s.shape != (ndim,):
-        raise ValueError(f"spacing_mm must hold one value or {ndim} values (z, y, x), got "
-                         f"{s.size}")
-    return s
 
 
 def _ellipsoid(radius_mm: float, spacing: np.ndarray, name: str) -> np.ndarray:
@@ -160,7 +160,7 @@ def lung_mask(hu, spacing_mm, *, threshold_hu: float = -500.0, min_object_mm3: f
     the volume's faces do not erode the mask.
     """
     h = as_array(hu, "hu", ndim=3)
-    s = _spacing(spacing_mm, 3)
+    s = as_spacing(spacing_mm, "spacing_mm", 3)
     t = as_scalar(threshold_hu, "threshold_hu")
     min_mm3 = as_scalar(min_object_mm3, "min_object_mm3", low=0.0)
     radius = as_scalar(closing_radius_mm, "closing_radius_mm", low=0.0, high=50.0)
@@ -346,7 +346,7 @@ def nodule_candidates(hu, lungs, spacing_mm, *, threshold_hu: float = -400.0,
     m = as_array(lungs, "lungs", shape=h.shape, dtype=None)
     if m.dtype != bool:
         raise TypeError(f"lungs must be boolean, got dtype {m.dtype}")
-    s = _spacing(spacing_mm, 3)
+    s = as_spacing(spacing_mm, "spacing_mm", 3)
     t = as_scalar(threshold_hu, "threshold_hu")
     d_min = as_scalar(min_diameter_mm, "min_diameter_mm", low=0.0, low_inclusive=False)
     d_max = as_scalar(max_diameter_mm, "max_diameter_mm", low=0.0, low_inclusive=False)

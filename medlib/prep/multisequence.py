@@ -21,7 +21,7 @@ import numpy as np
 from scipy import ndimage, optimize
 
 from .. import mri, processing
-from .._validate import as_array, as_choice, as_int, as_mask, as_scalar
+from .._validate import as_array, as_choice, as_int, as_mask, as_scalar, as_spacing
 from .mri_normalization import zscore_foreground
 
 __all__ = [
@@ -137,16 +137,6 @@ def euler_matrix(angles_rad) -> np.ndarray:
     return out
 
 
-def _spacing(value, name, ndim):
-    """A spacing in mm: one positive number for every axis, or one per axis."""
-    arr = as_array(value, name, ndim=(0, 1), low=0.0, low_inclusive=False)
-    if arr.ndim == 0:
-        return np.full(ndim, float(arr))
-    if arr.shape != (ndim,):
-        raise ValueError(f"{name} must hold one spacing per axis ({ndim}), got {arr.shape}")
-    return arr.astype(float)
-
-
 def rigid_resample(image, spacing_mm, rotation, translation_mm, centre_mm, *, shape=None,
                    out_spacing_mm=None, order: int = 1, cval: float = 0.0) -> np.ndarray:
     """Resample an image at the rigidly moved points of an output grid (backward mapping).
@@ -189,7 +179,7 @@ def rigid_resample(image, spacing_mm, rotation, translation_mm, centre_mm, *, sh
     """
     img = as_array(image, "image", ndim=(2, 3))
     d = img.ndim
-    s_in = _spacing(spacing_mm, "spacing_mm", d)
+    s_in = as_spacing(spacing_mm, "spacing_mm", d)
     r = as_array(rotation, "rotation", ndim=2)
     t = as_array(translation_mm, "translation_mm", ndim=1)
     c = as_array(centre_mm, "centre_mm", ndim=1)
@@ -198,7 +188,7 @@ def rigid_resample(image, spacing_mm, rotation, translation_mm, centre_mm, *, sh
         if arr.shape != want:
             raise ValueError(f"{name} must have shape {want} for a {d}D image, got {arr.shape}")
     out_shape = img.shape if shape is None else shape
-    s_out = s_in if out_spacing_mm is None else _spacing(out_spacing_mm, "out_spacing_mm", d)
+    s_out = s_in if out_spacing_mm is None else as_spacing(out_spacing_mm, "out_spacing_mm", d)
     matrix = (r * s_out[None, :]) / s_in[:, None]
     offset = (c + t - r @ c) / s_in
     return processing.affine_resample(img, matrix, offset, out_shape, order=order,
@@ -384,8 +374,8 @@ def register_rigid_mi(fixed, moving, fixed_spacing_mm, moving_spacing_mm, *, bin
     if m_img.ndim != d:
         raise ValueError(f"fixed and moving must both be 2D or both 3D, got {f_img.ndim}D "
                          f"and {m_img.ndim}D")
-    s_f = _spacing(fixed_spacing_mm, "fixed_spacing_mm", d)
-    s_m = _spacing(moving_spacing_mm, "moving_spacing_mm", d)
+    s_f = as_spacing(fixed_spacing_mm, "fixed_spacing_mm", d)
+    s_m = as_spacing(moving_spacing_mm, "moving_spacing_mm", d)
     n_bins = as_int(bins, "bins", low=2, high=1024)
     levels = [as_int(f, "shrink", low=1, high=64) for f in np.atleast_1d(
         as_array(shrink, "shrink", ndim=(0, 1)))]

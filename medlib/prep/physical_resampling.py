@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import as_array, as_choice, as_int, as_scalar
+from .._validate import as_array, as_choice, as_int, as_scalar, as_spacing
 from ..geometry import voxel_spacing
 from ..processing.resampling import MAX_VOXELS, _output_shape, affine_resample
 
@@ -163,7 +163,7 @@ def physical_image(array, spacing_mm, origin_mm=None, direction=None) -> Physica
     if a.ndim == 0:
         raise ValueError("array must have at least one dimension")
     d = a.ndim
-    s = _spacing(spacing_mm, d)
+    s = as_spacing(spacing_mm, "spacing_mm", d)
     o = np.zeros(d) if origin_mm is None else as_array(origin_mm, "origin_mm", shape=(d,))
     r = np.eye(d) if direction is None else as_array(direction, "direction", shape=(d, d))
     if not np.allclose(r.T @ r, np.eye(d), atol=1e-6):
@@ -173,15 +173,6 @@ def physical_image(array, spacing_mm, origin_mm=None, direction=None) -> Physica
     affine[:d, :d] = r * s
     affine[:d, d] = o
     return PhysicalImage(a, affine)
-
-
-def _spacing(spacing_mm, d: int) -> np.ndarray:
-    s = as_array(spacing_mm, "spacing_mm", ndim=(0, 1), low=0, low_inclusive=False)
-    s = np.full(d, float(s)) if s.ndim == 0 else s
-    if s.shape != (d,):
-        raise ValueError(f"spacing_mm must be one number or {d} values (one per axis of the "
-                         f"array), got {np.asarray(spacing_mm).tolist()}")
-    return s
 
 
 def _shape(shape, d: int | None, name: str = "shape") -> tuple[int, ...]:
@@ -250,7 +241,7 @@ def target_grid(shape, affine, spacing_mm, *, anchor: str = "origin",
     shp = np.array(_shape(shape, None))
     d = len(shp)
     m = _affine(affine, d, other="shape")
-    new = _spacing(spacing_mm, d)
+    new = as_spacing(spacing_mm, "spacing_mm", d)
     anchor = as_choice(anchor, "anchor", ("origin", "centre"))
     limit = as_int(max_voxels, "max_voxels", low=1)
     old = voxel_spacing(m)

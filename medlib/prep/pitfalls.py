@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .._validate import as_array, as_int, as_mask, as_scalar, check_size
+from .._validate import as_array, as_int, as_mask, as_scalar, as_spacing, check_size
 
 __all__ = [
     "lesion_contrast",
@@ -33,16 +33,6 @@ __all__ = [
     "mask_topology",
     "jacobian_determinant",
 ]
-
-
-def _spacing(spacing_mm, ndim: int, name: str = "spacing_mm") -> np.ndarray:
-    s = as_array(spacing_mm, name, ndim=(0, 1), low=0.0, low_inclusive=False)
-    s = np.full(ndim, float(s)) if s.ndim == 0 else s
-    if s.shape != (ndim,):
-        raise ValueError(f"{name} must have one value per axis ({ndim}), got {s.tolist()}")
-    if np.any(s > 1e6) or np.any(s < 1e-6):
-        raise ValueError(f"{name} must be a spacing in mm between 1e-6 and 1e6, got {s.tolist()}")
-    return s
 
 
 def lesion_contrast(image, lesion_mask, spacing_mm, *, shell_mm: float = 4.0) -> float:
@@ -77,7 +67,7 @@ def lesion_contrast(image, lesion_mask, spacing_mm, *, shell_mm: float = 4.0) ->
         raise ValueError(f"lesion_mask must have the image's shape {x.shape}, got {m.shape}")
     if not m.any() or m.all():
         raise ValueError("lesion_mask must select some voxels, but not all of them")
-    sp = _spacing(spacing_mm, x.ndim)
+    sp = as_spacing(spacing_mm, "spacing_mm", x.ndim)
     width = as_scalar(shell_mm, "shell_mm", low=0.0, low_inclusive=False)
     dist = ndimage.distance_transform_edt(~m, sampling=sp)
     shell = (dist > 0) & (dist <= width)
@@ -124,7 +114,7 @@ def local_zscore(image, sigma_mm, spacing_mm, *, mask=None, min_std: float = 1e-
     the chest as a whole, but an outlier against the lung around it.
     """
     x = as_array(image, "image", ndim=(2, 3))
-    sp = _spacing(spacing_mm, x.ndim)
+    sp = as_spacing(spacing_mm, "spacing_mm", x.ndim)
     s = as_array(sigma_mm, "sigma_mm", ndim=(0, 1), low=0.0, high=1e4)
     s = np.full(x.ndim, float(s)) if s.ndim == 0 else s
     if s.shape != (x.ndim,):
@@ -419,7 +409,7 @@ def jacobian_determinant(displacement_mm, spacing_mm) -> np.ndarray:
                          f"{u.shape}")
     if min(u.shape[1:]) < 2:
         raise ValueError(f"displacement_mm needs at least 2 points per grid axis, got {u.shape}")
-    sp = _spacing(spacing_mm, d)
+    sp = as_spacing(spacing_mm, "spacing_mm", d)
     jac = np.empty((d, d) + u.shape[1:])
     for i in range(d):
         grads = np.gradient(u[i], *sp)

@@ -105,3 +105,13 @@ def test_as_shape_checks_each_entry_the_length_and_the_size():
         as_shape((2 ** 63, 1), "shape")
     with pytest.raises(TypeError, match="^shape must be an integer"):
         as_shape((2.5, 1), "shape")
+
+
+def test_as_spacing_repeats_a_scalar_and_names_the_argument():
+    from medlib._validate import as_spacing
+
+    np.testing.assert_array_equal(as_spacing(2, "spacing_mm", 3), [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(as_spacing([1, 0.5], "s", 2), [1.0, 0.5])
+    for bad in (0.0, -1.0, 1e-9, 1e9, np.nan, [1.0, 2.0, 3.0]):
+        with pytest.raises(ValueError, match="out_spacing_mm"):
+            as_spacing(bad, "out_spacing_mm", 2)
