@@ -71,8 +71,8 @@ __version__ = "0.1.0"
 #: Public subpackages and modules, imported on first attribute access (``medlib.ct``).
 _SUBMODULES = ("ct", "data", "dl", "geometry", "mri", "nn", "noise", "notebook", "pet",
                "phantoms", "plotting", "prep", "processing", "restoration", "sampling",
-               "segmentation", "ultrasound", "xray")
-_TORCH_SUBMODULES = ("nn", "restoration", "segmentation")
+               "segmentation", "trust", "ultrasound", "xray")
+_TORCH_SUBMODULES = ("nn", "restoration", "segmentation", "trust")
 
 # ``from medlib import *`` stays on this side of the torch boundary.
 __all__ = [m for m in _SUBMODULES if m not in _TORCH_SUBMODULES]

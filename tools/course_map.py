@@ -38,6 +38,8 @@ CHAPTER_PACKAGES = {
     # Part III (PyTorch)
     "segmentation": "segmentation",
     "restoration": "restoration",
+    # Part IV (PyTorch)
+    "trustworthy": "trust",
 }
 
 

@@ -76,6 +76,7 @@ SECTION_TITLES = {
     "9.3": "Evaluation metrics",
     "preprocessing-modality-specific.txt": "Preprocessing for deep learning",
     "pixelwise-prediction-eth-notes.txt": "Pixel-wise prediction",
+    "trustworthy": "Trustworthy AI for pixel-wise prediction (Part IV)",
 }
 
 

@@ -123,6 +123,12 @@ class UNet(_Segmenter):
         Batch normalisation after each convolution, or none (default "batch").
     dims : {2, 3}, optional
         2D or 3D convolutions (default 2).
+    dropout : float, optional
+        Probability in [0, 1) of zeroing a whole feature map (channel dropout,
+        :class:`torch.nn.Dropout2d` or ``Dropout3d``) after the bottleneck and after each
+        decoder level; default 0 (no dropout layer at all, so the weights drawn from ``seed``
+        are those of the network without it). Kept active at test time it gives Monte Carlo
+        dropout (Part IV, uncertainty).
     seed : int, optional
         Seed of the initial weights (PyTorch's default initialisation, drawn under
         :func:`torch.random.fork_rng`: the global random state is left as it was).
@@ -149,10 +155,11 @@ class UNet(_Segmenter):
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, *, depth: int = 3,
                  base_channels: int = 8, upsampling: str = "bilinear", skip: bool = True,
-                 norm: str = "batch", dims: int = 2, seed: int = 0):
+                 norm: str = "batch", dims: int = 2, dropout: float = 0.0, seed: int = 0):
         super().__init__()
         c_in, c_out, d, base, s = _check_common(in_channels, out_channels, depth,
                                                 base_channels, seed)
+        self.dropout = as_scalar(dropout, "dropout", low=0.0, high=1.0, high_inclusive=False)
         self.upsampling = as_choice(upsampling, "upsampling", ("bilinear", "transposed"))
         self.skip = as_bool(skip, "skip")
         as_choice(norm, "norm", ("batch", "none"))
@@ -181,6 +188,12 @@ class UNet(_Segmenter):
             self.decoder.append(_conv_block(conv, norm, ch[lv] * (2 if self.skip else 1),
                                             ch[lv]))
         self.head = conv(ch[0], self.out_channels, 1)
+        if self.dropout > 0.0:
+            drop = nn.Dropout2d if self.dims == 2 else nn.Dropout3d
+            self.drop = drop(self.dropout)
+
+    def _drop(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(x) if self.dropout > 0.0 else x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
@@ -188,11 +201,11 @@ class UNet(_Segmenter):
         for lv, block in enumerate(self.encoder):
             x = block(x if lv == 0 else self.pool(x))
             skips.append(x)
-        x = skips.pop()
+        x = self._drop(skips.pop())
         for up, block in zip(self.up, self.decoder):
             x = torch.relu(up(x))
             e = skips.pop()
-            x = block(torch.cat([x, e], dim=1) if self.skip else x)
+            x = self._drop(block(torch.cat([x, e], dim=1) if self.skip else x))
         return self.head(x)
 
     def path(self) -> list[tuple[int, float]]:

@@ -83,6 +83,38 @@ def test_training_twice_with_the_same_seed_gives_bit_identical_weights(make):
         [v.flatten() for v in states[0].values() if v.dtype.is_floating_point]))
 
 
+def test_dropout_zero_adds_no_layer_and_keeps_the_seeded_weights():
+    plain, zero = UNet(depth=2, seed=3), UNet(depth=2, dropout=0.0, seed=3)
+    with_drop = UNet(depth=2, dropout=0.3, seed=3)
+    assert list(plain.state_dict()) == list(zero.state_dict()) == list(with_drop.state_dict())
+    for key, value in plain.state_dict().items():
+        assert torch.equal(value, with_drop.state_dict()[key]), key
+    assert not any(isinstance(m, torch.nn.Dropout2d) for m in plain.modules())
+
+
+def test_dropout_samples_in_training_mode_and_is_off_in_evaluation_mode():
+    model = UNet(depth=2, dropout=0.5, seed=0)
+    x = torch.randn(2, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    model.eval()
+    with torch.no_grad():
+        a, b = model(x), model(x)
+    assert torch.equal(a, b)
+    for m in model.modules():             # Monte Carlo dropout: dropout on, batch norm frozen
+        if isinstance(m, torch.nn.Dropout2d):
+            m.train()
+    torch.manual_seed(1)
+    with torch.no_grad():
+        c, d = model(x), model(x)
+    assert not torch.equal(c, d)
+    assert not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0, 1.5, float("nan")])
+def test_dropout_outside_zero_one_is_refused_by_name(value):
+    with pytest.raises(ValueError, match="dropout"):
+        UNet(dropout=value)
+
+
 def test_transposed_convolution_makes_a_checkerboard_on_a_constant_input_bilinear_does_not():
     up_t = UNet(depth=1, upsampling="transposed", seed=0).up[0]
     up_b = UNet(depth=1, upsampling="bilinear", seed=0).up[0]
