@@ -243,7 +243,9 @@ CALLS = {
     "dl.losses.soft_dice_loss_gradient": Entry(lambda: C(vec(4, 0.1, 0.9),
                                                          np.array([0.0, 1, 1, 0]), smooth=1.0)),
     # dl.metrics
+    "dl.metrics.ConfidenceInterval": Entry(lambda: C(0.5, 0.4, 0.6), mutate=False),  # a record
     "dl.metrics.ConfusionCounts": Entry(lambda: C(3, 1, 2, 10), mutate=False),  # a result record
+    "dl.metrics.bootstrap_ci": Entry(lambda: C(vec(6, 0.2, 0.9), 0, n_resamples=200)),
     "dl.metrics.binary_counts": Entry(lambda: C(mask(8), mask2(8))),
     "dl.metrics.confusion_matrix": Entry(lambda: C(np.array([0, 1, 2, 1]), np.array([0, 2, 2, 1]),
                                                    n_classes=3)),

@@ -356,3 +356,49 @@ def test_binary_metrics_use_little_memory(dtype):
         assert peak < 2 * size, f"{func.__name__} peaked at {peak / size:.1f} x its inputs"
     c = metrics.binary_counts(pred, true)
     assert c == expected and c.tp == np.sum(pred.astype(bool) & true.astype(bool))
+
+
+# --- bootstrap_ci --------------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [5, 40])
+def test_bootstrap_interval_matches_scipy_percentile_bootstrap(n):
+    from scipy import stats
+    values = np.random.default_rng(n).gamma(2.0, 1.0, size=n)
+    ours = metrics.bootstrap_ci(values, 1, n_resamples=100_000)
+    ref = stats.bootstrap((values,), np.mean, n_resamples=100_000, method="percentile",
+                          confidence_level=0.95, rng=np.random.default_rng(2)).confidence_interval
+    se = values.std(ddof=1) / np.sqrt(n)    # Monte Carlo sd of each bound: about 0.01 se
+    assert ours.estimate == pytest.approx(values.mean(), rel=1e-12)
+    assert ours.low == pytest.approx(ref.low, abs=0.05 * se)
+    assert ours.high == pytest.approx(ref.high, abs=0.05 * se)
+
+
+def test_bootstrap_interval_of_a_normal_mean_approaches_the_t_interval():
+    values = np.random.default_rng(3).normal(10.0, 2.0, size=400)
+    ci = metrics.bootstrap_ci(values, 0, n_resamples=20_000, confidence=0.9)
+    half = 1.6449 * values.std(ddof=0) / np.sqrt(values.size)   # z_0.95, plug-in sd
+    assert ci.high - ci.estimate == pytest.approx(half, rel=0.05)
+    assert ci.estimate - ci.low == pytest.approx(half, rel=0.05)
+
+
+def test_bootstrap_interval_is_reproducible_from_a_seed_and_leaves_values_untouched():
+    values = np.array([0.8, 0.7, 0.9, 0.75, 0.85])
+    copy = values.copy()
+    assert metrics.bootstrap_ci(values, 7) == metrics.bootstrap_ci(values, 7)
+    assert np.array_equal(values, copy)
+    ci = metrics.bootstrap_ci(values, 7)
+    assert ci.low <= ci.estimate <= ci.high and 0.7 <= ci.low and ci.high <= 0.9
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"values": [0.5]}, "values"),
+    ({"values": [[0.5, 0.6]]}, "values"),
+    ({"values": [0.5, np.nan]}, "values"),
+    ({"n_resamples": 10}, "n_resamples"),
+    ({"confidence": 1.0}, "confidence"),
+    ({"confidence": 0.0}, "confidence"),
+    ({"values": np.zeros(1000), "n_resamples": 100_000}, "n_resamples"),
+])
+def test_bootstrap_refuses_bad_arguments_by_name(kwargs, match):
+    args = {"values": [0.1, 0.2, 0.3], "rng": 0, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        metrics.bootstrap_ci(args.pop("values"), args.pop("rng"), **args)
