@@ -14,6 +14,7 @@ from helpers import bad_input_test  # noqa: E402
 from scipy import special, stats  # noqa: E402
 from torchmetrics.classification import (  # noqa: E402
     BinaryAUROC,
+    BinaryCalibrationError,
     MulticlassCalibrationError,
 )
 
@@ -269,6 +270,25 @@ def test_ece_binning_convention_on_edges_and_at_one():
     acc, mean_conf, count = U.reliability_curve(probs, labels, n_bins=5)
     assert count.tolist() == [0, 0, 1, 3, 2, 2]     # [.4,.6) [.6,.8) [.8,1) and {1}
     assert np.allclose(mean_conf[5], 1.0) and acc[5] == 0.5
+
+
+def test_binary_calibration_error_is_another_quantity():
+    # torchmetrics' BinaryCalibrationError bins p(class 1) against the label, not the top-label
+    # confidence against correctness; our 2-class top-label ECE is the multiclass one
+    g = np.random.default_rng(9)
+    p1 = g.uniform(size=400).astype(np.float32).astype(np.float64)
+    labels = (g.uniform(size=400) < p1 ** 2).astype(int)       # miscalibrated
+    probs = np.stack([1 - p1, p1], axis=1)
+    ours = U.expected_calibration_error(probs, labels)
+    binary = float(BinaryCalibrationError(n_bins=15)(torch.as_tensor(p1, dtype=torch.float32),
+                                                     torch.as_tensor(labels)))
+    assert abs(ours - _torchmetrics_ece(probs, labels, 15)) < 1e-6
+    assert abs(ours - binary) > 1e-3
+    # the binary quantity is the bin-weighted |mean label - mean p1| over bins of p1
+    idx = np.minimum(np.floor(p1 * 15).astype(int), 15)
+    gap = sum(abs(labels[idx == b].mean() - p1[idx == b].mean()) * np.sum(idx == b)
+              for b in np.unique(idx)) / p1.size
+    assert abs(gap - binary) < 1e-6
 
 
 def test_ece_closed_forms():
