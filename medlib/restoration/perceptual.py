@@ -419,7 +419,8 @@ def train_restorer(noisy, clean, *, perceptual: PerceptualLoss | None = None,
         Weights (>= 0) of the perceptual and adversarial terms; the pixel MSE has weight 1.
     steps, crop, batch, lr : optional
         Adam steps, crop size (multiple of 4), crops per step, learning rate (generator and
-        discriminator alike; the discriminator's Adam uses betas (0.5, 0.999), as GANs do).
+        discriminator alike; with an adversarial term both Adams use betas (0.5, 0.999), as
+        GANs do, through fit's ``betas``).
     channels, depth : int, optional
         The generator's size (see :class:`DnCNN`; built with ``identity_init=True``, so the
         untrained generator returns its input).
@@ -471,7 +472,8 @@ def train_restorer(noisy, clean, *, perceptual: PerceptualLoss | None = None,
     objective = _RestorerObjective(perceptual, w_p, w_a, disc, rate, (0.5, 0.999))
     fit(gen_model, x_arr[:, np.newaxis], y_arr[:, np.newaxis], objective, steps=n_steps,
         batch_size=min(n_batch, x_arr.shape[0]), lr=rate, seed=seed,
-        augment=crop_augment(n_crop, n_batch), progress=False)
+        augment=crop_augment(n_crop, n_batch), progress=False,
+        betas=(0.5, 0.999) if w_a > 0 else (0.9, 0.999))
     gen_model.zero_grad(set_to_none=True)
     return gen_model, objective.history
 
