@@ -269,13 +269,20 @@ def denoise(model, images) -> np.ndarray:
     if arr.size and np.max(np.abs(arr)) > _FLOAT32_MAX:
         raise ValueError(f"images holds values up to {np.max(np.abs(arr)):.3g}, beyond "
                          "float32's range in which the network computes")
+    return _apply(model, arr / HU_SCALE) * HU_SCALE
+
+
+def _apply(model: torch.nn.Module, arr: np.ndarray) -> np.ndarray:
+    """The network on a validated 2D image or (n, rows, cols) stack, in evaluation mode and
+    without gradients, its training mode restored; float64, shaped like ``arr``. Shared by
+    :func:`denoise` (HU) and :func:`medlib.restoration.restore` (network units)."""
     stack = arr[np.newaxis] if arr.ndim == 2 else arr
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        out = model(torch.as_tensor(stack / HU_SCALE, dtype=torch.float32)[:, None])
+        out = model(torch.as_tensor(stack, dtype=torch.float32)[:, None])[:, 0]
     model.train(was_training)
-    result = out[:, 0].double().numpy() * HU_SCALE
+    result = out.double().numpy()
     return result[0] if arr.ndim == 2 else result
 
 

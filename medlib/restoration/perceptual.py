@@ -28,7 +28,7 @@ from torch import nn
 
 from .._validate import as_array, as_bool, as_int, as_scalar
 from ..nn.training import fit
-from .denoising import DnCNN, crop_augment
+from .denoising import DnCNN, _apply, crop_augment
 
 __all__ = ["ConvAutoencoder", "PatchDiscriminator", "PerceptualLoss", "discriminator_loss",
            "generator_loss", "restore", "train_autoencoder", "train_restorer"]
@@ -504,11 +504,4 @@ def restore(model: nn.Module, images) -> np.ndarray:
     arr = as_array(images, "images", ndim=(2, 3))
     if np.max(np.abs(arr)) > _FLOAT32_MAX:
         raise ValueError("images hold values beyond float32's range")
-    stack = arr[np.newaxis] if arr.ndim == 2 else arr
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        out = model(torch.as_tensor(stack, dtype=torch.float32).unsqueeze(1))[:, 0]
-    model.train(was_training)
-    out = out.double().numpy()
-    return out[0] if arr.ndim == 2 else out
+    return _apply(model, arr)
