@@ -57,8 +57,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECK = re.compile(r"\s*#\s*Check exercise\s+(\d+)", re.IGNORECASE)
-HIDDEN_BLOCK = re.compile(r"^# %% exercise (\d+)(?:,\s*(\d+(?:\.\d+)?)\s*points?)?\s*$",
-                          re.MULTILINE)
+# `# %% exercise N[, P points][, label]`: the label (of the exercise's `{exercise}` directive)
+# ties the block to its exercise if the notebook's exercises are renumbered (a book test).
+HIDDEN_BLOCK = re.compile(r"^# %% exercise (\d+)(?:,\s*(\d+(?:\.\d+)?)\s*points?)?"
+                          r"(?:,\s*([A-Za-z][\w.-]*))?\s*$", re.MULTILINE)
 NOBODY = 65534
 # Instructor-only paths of the course, hidden from submissions (besides --hide).
 HIDDEN_PATHS = ("chapters", "grading", "instructor", "_build", "student")
@@ -128,6 +130,22 @@ def hidden_tests(path: Path) -> dict[int, list[tuple[float, str]]]:
         points = float(m.group(2)) if m.group(2) else 1.0
         blocks.setdefault(int(m.group(1)), []).append((points, text[m.end():end].strip() + "\n"))
     return blocks
+
+
+def hidden_labels(path: Path) -> dict[int, set[str]]:
+    """Exercise number -> the exercise labels its hidden blocks name (a set: all must agree)."""
+    labels: dict[int, set[str]] = {}
+    for m in HIDDEN_BLOCK.finditer(path.read_text() if path.is_file() else ""):
+        labels.setdefault(int(m.group(1)), set()).add(m.group(3) or "")
+    return labels
+
+
+def exercise_labels(nb: dict) -> dict[int, str]:
+    """Exercise number -> label: the k-th ``{exercise}`` directive of the notebook is checked
+    by its ``# Check exercise k`` cell."""
+    labels = [m for c in nb.get("cells", []) if c.get("cell_type") == "markdown"
+              for m in re.findall(r"```\{exercise\}[^\n]*\n\s*:label:\s*(\S+)", _source(c))]
+    return dict(enumerate(labels, start=1))
 
 
 def program(source_nb: dict, student_nb: dict, hidden: dict[int, list[tuple[float, str]]],

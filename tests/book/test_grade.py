@@ -239,20 +239,55 @@ print("DATA", len(pathlib.Path({str(ROOT / "data" / "manifest.toml")!r}).read_te
     assert (returned / "bob" / "demo.ipynb").read_text() == "{}"
 
 
-def test_a_real_notebook_is_graded_with_its_hidden_tests(tmp_path, sandbox):
-    source = nbformat.read(ROOT / "chapters" / "ct" / "hu-windowing.ipynb", as_version=4)
-    solutions = [c.source for c in source.cells
-                 if c.cell_type == "code" and "solution" in c.metadata.get("tags", [])]
+HIDDEN_FILES = sorted((ROOT / "grading" / "hidden").rglob("*.py"))
+
+
+def _source_of(hidden_file: Path) -> Path:
+    rel = hidden_file.relative_to(ROOT / "grading" / "hidden").with_suffix(".ipynb")
+    return ROOT / "chapters" / rel
+
+
+def _solutions(nb) -> dict[int, list[str]]:
+    """Exercise number -> the instructor's solution code cells (those above its check)."""
+    answers, pending = {}, []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "solution" in cell.metadata.get("tags", []):
+            pending.append(cell.source)
+        n = grade._check_number(cell)
+        if n is not None:
+            answers[n], pending = pending, []
+    return answers
+
+
+def test_the_hidden_tests_pass_on_the_solutions_and_fail_without_them(tmp_path, sandbox):
+    """Every notebook with hidden tests, graded through the sandbox twice: returned with the
+    instructor's solutions (full marks: every public check and hidden block passes) and as the
+    unsolved student copy (0: no hidden block passes without its answer)."""
     returned = tmp_path / "returned"
-    for student, answers in (("ada", dict(enumerate(solutions, start=1))), ("nil", {})):
-        (returned / student).mkdir(parents=True)
-        nbformat.write(_submission(source, answers), returned / student / "hu-windowing.ipynb")
-    grade.grade_folder(returned, tmp_path / "grades", timeout=120)
-    rows = list(csv.DictReader(open(tmp_path / "grades" / "scores.csv")))
-    hidden = grade.hidden_tests(ROOT / "grading" / "hidden" / "ct" / "hu-windowing.py")
-    most = len(hidden) + sum(p for blocks in hidden.values() for p, _ in blocks)
-    totals = {r["student"]: float(r["points"]) for r in rows if r["notebook"] == "TOTAL"}
-    assert totals == {"ada": most, "nil": 0}
+    sources = {}
+    for path in HIDDEN_FILES:
+        source = nbformat.read(_source_of(path), as_version=4)
+        sources[_source_of(path).relative_to(ROOT / "chapters").as_posix()] = path
+        for student, answers in (("ada", _solutions(source)), ("nil", {})):
+            folder = returned / f"{student}-{path.parent.name}"   # losses.ipynb: two chapters
+            folder.mkdir(parents=True, exist_ok=True)
+            nbformat.write(_submission(source, answers), folder / path.with_suffix(".ipynb").name)
+    start = time.monotonic()
+    results = grade.grade_folder(returned, tmp_path / "grades", timeout=240, cell_timeout=120)
+    elapsed = time.monotonic() - start
+    assert len(results) == 2 * len(HIDDEN_FILES)
+    for r in results:
+        hidden = grade.hidden_tests(sources[r.notebook])
+        most = {n: 1 + sum(p for p, _ in blocks) for n, blocks in hidden.items()}
+        assert all(r.maximum[n] == m for n, m in most.items()), (r.notebook, r.maximum)
+        if r.student.startswith("ada-"):
+            assert r.points == r.maximum, (r.notebook, r.points, r.messages)
+            assert sum("hidden test: passed" in m for m in r.messages) == \
+                sum(len(b) for b in hidden.values()), r.messages
+        else:
+            assert sum(r.points.values()) == 0, (r.notebook, r.points, r.messages)
+            assert not any("hidden test: passed" in m for m in r.messages), r.messages
+    print(f"{len(results)} notebooks graded in {elapsed:.0f} s")
 
 
 def test_every_hidden_test_file_belongs_to_an_exercise_of_a_chapter_notebook():
@@ -266,6 +301,10 @@ def test_every_hidden_test_file_belongs_to_an_exercise_of_a_chapter_notebook():
         checks = {grade._check_number(c) for c in nb.cells} - {None}
         blocks = grade.hidden_tests(path)
         assert blocks and set(blocks) <= checks, f"{path.name}: exercises {sorted(blocks)}"
+        labels = grade.exercise_labels(nb)
+        named = grade.hidden_labels(path)
+        for n, names in named.items():      # each block names its exercise's label
+            assert names == {labels[n]}, f"{path}: exercise {n} is {labels[n]}, not {names}"
         for blocks_of in blocks.values():
             for _, code in blocks_of:
                 compile(code, str(path), "exec")
