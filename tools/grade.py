@@ -19,10 +19,12 @@ stdin and reporting on a pipe), isolated by what Linux offers without extra soft
 
 - ``unshare --net --mount --pid`` (needs root, or unprivileged user namespaces with ``--user``):
   no network; its own process namespace (killed as a whole at the end, background processes
-  included); a private, size-limited tmpfs on ``/tmp``, ``/var/tmp`` and ``/dev/shm`` as the
-  working directory; the course repository mounted read-only; ``chapters/``, ``grading/``,
-  ``instructor/``, ``_build/``, the submissions, the output folder and every ``--hide`` path
-  covered by empty tmpfs (no solutions or hidden tests to read);
+  included); every mount remounted read-only; a private, size-limited tmpfs on ``/tmp``,
+  ``/var/tmp`` and ``/dev/shm`` as the working directory, with the course and the Python
+  environment bound back read-only where they lived under those (a clone in a temporary
+  directory, as CI makes: the sandbox works wherever the course is); ``chapters/``,
+  ``grading/``, ``instructor/``, ``_build/``, the submissions, the output folder and every
+  ``--hide`` path covered by empty tmpfs (no solutions or hidden tests to read);
 - then ``setpriv`` to the unprivileged user ``nobody`` (when run as root; otherwise, in a user
   namespace, every capability dropped), so the code cannot undo the mounts or write anyone's
   files;
@@ -415,7 +417,8 @@ def sandbox_mode() -> tuple[str | None, str]:
 def sandbox_command(hide: list[Path]) -> list[str]:
     """``unshare`` + mounts + ``setpriv``: the prefix that runs the runner isolated.
 
-    Inside a new mount namespace: :func:`needed_paths` are bound read-only over themselves;
+    Inside a new mount namespace: every mount is made read-only; :func:`needed_paths` are bound
+    read-only over themselves;
     every directory of :data:`TMP_DIRS` gets a fresh private tmpfs, and the needed paths that
     lived under it (a course cloned to /tmp, as CI does) are bound back, read-only, through a
     file descriptor opened before the tmpfs hid them (so the sandbox works wherever the course
@@ -428,7 +431,11 @@ def sandbox_command(hide: list[Path]) -> list[str]:
     keep = needed_paths()
     if len(keep) > 7:
         raise RuntimeError(f"too many separate paths to bind into the sandbox: {keep}")
-    q = ["umask 022"]
+    # Every mount read-only first (the course, the environment, home directories, the
+    # instructor's files wherever they are); the private tmpfs mounted after stay writable.
+    q = ["umask 022",
+         "for m in $(awk '{print $5}' /proc/self/mountinfo); do "
+         "mount -o remount,bind,ro \"$m\" 2>/dev/null || true; done"]
     fds: dict[Path, int] = {}
     for path in keep:
         if _under_tmp(path):
