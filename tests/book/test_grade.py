@@ -287,7 +287,8 @@ def test_the_hidden_tests_pass_on_the_solutions_and_fail_without_them(tmp_path, 
         else:
             assert sum(r.points.values()) == 0, (r.notebook, r.points, r.messages)
             assert not any("hidden test: passed" in m for m in r.messages), r.messages
-    print(f"{len(results)} notebooks graded in {elapsed:.0f} s")
+    print(f"{len(results)} notebooks graded in {elapsed:.0f} s: " +
+          ", ".join(f"{r.student}/{r.notebook} {r.seconds:.0f} s" for r in results))
 
 
 def test_every_hidden_test_file_belongs_to_an_exercise_of_a_chapter_notebook():
