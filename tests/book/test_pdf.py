@@ -137,3 +137,20 @@ def test_every_heading_carries_the_books_number_once(pdf_text):
     # The chapter heading itself: its number and title on one line, e.g. "3. COMPUTED TOMOGRAPHY".
     lines = {_words(line) for line in pdf_text.splitlines()}
     assert _words("3. Computed tomography") in lines
+
+
+def test_the_parts_are_headings_and_the_contents_is_titled_contents(pdf_text):
+    """Each part of _toc.yml is a heading of its own (a line of its own, in the table of contents
+    and on its part page), and the table of contents is not titled with Part I's caption."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    lines = [_words(line) for line in pdf_text.splitlines()]
+    text = _norm(pdf_text)
+    for part in toc["parts"]:
+        caption = part["caption"]
+        assert _words(caption) in lines, f"{caption}: no line of its own (contents)"
+        # The contents, the part's page (where a long caption may wrap) and the intro's course
+        # map, which names every part: without part headings only the last is there.
+        assert text.count(_norm(caption)) >= 3, f"{caption}: no part heading"
+    before_first_chapter = lines[:lines.index(_words("2. Foundations: geometry, sampling and "
+                                                     "noise"))]
+    assert "contents" in before_first_chapter
