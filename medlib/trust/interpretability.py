@@ -720,13 +720,16 @@ def randomize_layers(model, n_top: int, x, *, seed: int = 0) -> torch.nn.Module:
     return new.eval()
 
 
-def rank_correlation(a, b) -> float:
-    """Spearman's rank correlation of the absolute values of two maps.
+def rank_correlation(a, b, *, absolute: bool = True) -> float:
+    """Spearman's rank correlation of two maps (of their absolute values by default).
 
     Parameters
     ----------
     a, b : array_like
         Two attribution maps of the same shape (at least two pixels).
+    absolute : bool, optional
+        Rank ``|a|`` and ``|b|`` (default True: where the attribution is large, whatever its
+        sign) or the signed values (False).
 
     Returns
     -------
@@ -744,7 +747,7 @@ def rank_correlation(a, b) -> float:
     -----
     Adebayo et al. (2018) compare maps by the rank correlation of their absolute values
     (the sign of an attribution often flips under randomisation while its pattern stays) and
-    without the absolute value; this is the former.
+    without the absolute value; ``absolute`` chooses.
     """
     from scipy.stats import rankdata
 
@@ -754,8 +757,9 @@ def rank_correlation(a, b) -> float:
         raise ValueError(f"a and b must have the same shape, got {x.shape} and {y.shape}")
     if x.size < 2:
         raise ValueError(f"a and b need at least two pixels, got {x.size}")
-    rx = rankdata(np.abs(x).ravel())
-    ry = rankdata(np.abs(y).ravel())
+    use_abs = as_bool(absolute, "absolute")
+    rx = rankdata((np.abs(x) if use_abs else x).ravel())
+    ry = rankdata((np.abs(y) if use_abs else y).ravel())
     rx -= rx.mean()
     ry -= ry.mean()
     den = np.sqrt(np.sum(rx * rx) * np.sum(ry * ry))

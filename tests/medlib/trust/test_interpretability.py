@@ -360,4 +360,7 @@ def test_rank_correlation_matches_scipy():
     ref = scipy.stats.spearmanr(np.abs(a).ravel(), np.abs(b).ravel()).statistic
     assert I.rank_correlation(a, b) == pytest.approx(ref, abs=1e-12)
     assert I.rank_correlation(a, -a) == pytest.approx(1.0)
+    signed = scipy.stats.spearmanr(a.ravel(), b.ravel()).statistic
+    assert I.rank_correlation(a, b, absolute=False) == pytest.approx(signed, abs=1e-12)
+    assert I.rank_correlation(a, -a, absolute=False) == pytest.approx(-1.0)
     assert I.rank_correlation(np.zeros((8, 8)), b) == 0.0        # a map without a pattern
