@@ -24,8 +24,11 @@ except ImportError as exc:
         "rest of medlib works without it") from exc
 
 from . import interpretability as _interpretability  # noqa: E402
+from . import uncertainty as _uncertainty  # noqa: E402
 from .interpretability import *  # noqa: E402,F401,F403
+from .uncertainty import *  # noqa: E402,F401,F403
 
 __all__: list[str] = [
     *_interpretability.__all__,
+    *_uncertainty.__all__,
 ]
