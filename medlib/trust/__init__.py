@@ -23,4 +23,9 @@ except ImportError as exc:
         "extra, from the repository's root: pip install -c constraints.txt -e \".[dl]\" ; the "
         "rest of medlib works without it") from exc
 
-__all__: list[str] = []
+from . import data_efficient as _data_efficient  # noqa: E402
+from .data_efficient import *  # noqa: E402,F401,F403
+
+__all__: list[str] = [
+    *_data_efficient.__all__,
+]
