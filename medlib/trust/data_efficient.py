@@ -604,8 +604,8 @@ def mean_teacher(student: torch.nn.Module, images, targets, unlabelled, loss_fn,
             model.train()
             optimiser.zero_grad()
             try:
-                out = model(torch.cat([xb, xu + noise_s]))    # one pass: one set of BN statistics
-                out_l, out_u = out[:xb.shape[0]], out[xb.shape[0]:]
+                out_l = model(xb)
+                out_u = model(xu + noise_s)
             except (RuntimeError, ValueError) as exc:
                 raise ValueError(f"images of shape {tuple(x.shape)} do not fit the model: "
                                  f"{exc}") from exc
