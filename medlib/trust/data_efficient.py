@@ -544,7 +544,10 @@ def mean_teacher(student: torch.nn.Module, images, targets, unlabelled, loss_fn,
         \\big\\| \\sigma(f(x + \\eta; \\theta)) - \\sigma(f(x + \\eta'; \\theta')) \\big\\|^2
 
     the squared difference of the probabilities (softmax, or sigmoid for one channel) averaged
-    over pixels, classes and images, the teacher's side without gradient.
+    over pixels, classes and images, the teacher's side without gradient. The student's pass
+    on the unlabelled batch is in training mode: it also updates the student's batch-norm
+    running statistics (used at test time), even with ``consistency=0``; compare with that
+    ablation, not only with :func:`medlib.nn.fit`, to isolate the consistency term.
 
     :formula:`trust.mean-teacher`
 
