@@ -19,10 +19,12 @@ stdin and reporting on a pipe), isolated by what Linux offers without extra soft
 
 - ``unshare --net --mount --pid`` (needs root, or unprivileged user namespaces with ``--user``):
   no network; its own process namespace (killed as a whole at the end, background processes
-  included); a private, size-limited tmpfs on ``/tmp``, ``/var/tmp`` and ``/dev/shm`` as the
-  working directory; the course repository mounted read-only; ``chapters/``, ``grading/``,
-  ``instructor/``, ``_build/``, the submissions, the output folder and every ``--hide`` path
-  covered by empty tmpfs (no solutions or hidden tests to read);
+  included); every mount remounted read-only; a private, size-limited tmpfs on ``/tmp``,
+  ``/var/tmp`` and ``/dev/shm`` as the working directory, with the course and the Python
+  environment bound back read-only where they lived under those (a clone in a temporary
+  directory, as CI makes: the sandbox works wherever the course is); ``chapters/``,
+  ``grading/``, ``instructor/``, ``_build/``, the submissions, the output folder and every
+  ``--hide`` path covered by empty tmpfs (no solutions or hidden tests to read);
 - then ``setpriv`` to the unprivileged user ``nobody`` (when run as root; otherwise, in a user
   namespace, every capability dropped), so the code cannot undo the mounts or write anyone's
   files;
@@ -43,6 +45,7 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
+import fcntl
 import json
 import os
 import re
@@ -56,8 +59,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECK = re.compile(r"\s*#\s*Check exercise\s+(\d+)", re.IGNORECASE)
-HIDDEN_BLOCK = re.compile(r"^# %% exercise (\d+)(?:,\s*(\d+(?:\.\d+)?)\s*points?)?\s*$",
-                          re.MULTILINE)
+# `# %% exercise N[, P points][, label]`: the label (of the exercise's `{exercise}` directive)
+# ties the block to its exercise if the notebook's exercises are renumbered (a book test).
+HIDDEN_BLOCK = re.compile(r"^# %% exercise (\d+)(?:,\s*(\d+(?:\.\d+)?)\s*points?)?"
+                          r"(?:,\s*([A-Za-z][\w.-]*))?\s*$", re.MULTILINE)
 NOBODY = 65534
 # Instructor-only paths of the course, hidden from submissions (besides --hide).
 HIDDEN_PATHS = ("chapters", "grading", "instructor", "_build", "student")
@@ -127,6 +132,22 @@ def hidden_tests(path: Path) -> dict[int, list[tuple[float, str]]]:
         points = float(m.group(2)) if m.group(2) else 1.0
         blocks.setdefault(int(m.group(1)), []).append((points, text[m.end():end].strip() + "\n"))
     return blocks
+
+
+def hidden_labels(path: Path) -> dict[int, set[str]]:
+    """Exercise number -> the exercise labels its hidden blocks name (a set: all must agree)."""
+    labels: dict[int, set[str]] = {}
+    for m in HIDDEN_BLOCK.finditer(path.read_text() if path.is_file() else ""):
+        labels.setdefault(int(m.group(1)), set()).add(m.group(3) or "")
+    return labels
+
+
+def exercise_labels(nb: dict) -> dict[int, str]:
+    """Exercise number -> label: the k-th ``{exercise}`` directive of the notebook is checked
+    by its ``# Check exercise k`` cell."""
+    labels = [m for c in nb.get("cells", []) if c.get("cell_type") == "markdown"
+              for m in re.findall(r"```\{exercise\}[^\n]*\n\s*:label:\s*(\S+)", _source(c))]
+    return dict(enumerate(labels, start=1))
 
 
 def program(source_nb: dict, student_nb: dict, hidden: dict[int, list[tuple[float, str]]],
@@ -336,19 +357,105 @@ def _limits(memory_bytes: int, cpu_seconds: int):
     return apply
 
 
+# The directories a private tmpfs covers inside the sandbox.
+TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def needed_paths() -> list[Path]:
+    """What the runner needs to see, read-only: the course and the Python environment (the
+    venv and the interpreter it was made from), without paths nested in another."""
+    paths = {ROOT.resolve(), Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
+             Path(sys.executable).resolve().parent}
+    return sorted(p for p in paths if not any(q != p and q in p.parents for q in paths))
+
+
+def _under_tmp(path: Path) -> bool:
+    return any(path == Path(os.path.realpath(t)) or Path(os.path.realpath(t)) in path.parents
+               for t in TMP_DIRS)
+
+
+_MODE: list = []
+
+
+def sandbox_mode() -> tuple[str | None, str]:
+    """``("root", "")`` when namespaces can be made as root, ``("user", "")`` with unprivileged
+    user namespaces, else ``(None, why)``: the one condition under which grading cannot run."""
+    if _MODE:
+        return _MODE[0]
+    missing = [p for p in ("unshare", "setpriv", "mount") if shutil.which(p) is None]
+    if sys.platform != "linux" or missing:
+        _MODE.append((None, f"grading needs Linux and util-linux ({', '.join(missing)} missing "
+                            f"on {sys.platform})"))
+        return _MODE[0]
+    probe = ["--mount", "--propagation", "private", "--pid", "--fork", "--net", "--",
+             "mount", "-t", "tmpfs", "tmpfs", "/dev/shm"]
+    tried = []
+    for mode, user in (("root", []), ("user", ["--user", "--map-root-user"])):
+        if mode == "root" and os.geteuid() != 0:
+            continue
+        r = subprocess.run(["unshare", *user, *probe], capture_output=True, text=True,
+                           timeout=60)
+        if r.returncode == 0:
+            _MODE.append((mode, ""))
+            return _MODE[0]
+        tried.append(f"unshare {' '.join(user) or '(as root)'}: {r.stderr.strip()[-200:]}")
+    knobs = []
+    for knob in ("/proc/sys/user/max_user_namespaces", "/proc/sys/kernel/unprivileged_userns_clone",
+                 "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"):
+        try:
+            knobs.append(f"{knob} = {Path(knob).read_text().strip()}")
+        except OSError:
+            pass
+    _MODE.append((None, "no mount namespace can be made here (" + "; ".join(tried) + "); " +
+                  ", ".join(knobs) + ". Run as root, or enable unprivileged user namespaces "
+                  "(sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0, "
+                  "kernel.apparmor_restrict_unprivileged_userns=0; in Docker: --security-opt "
+                  "seccomp=unconfined or --privileged)."))
+    return _MODE[0]
+
+
 def sandbox_command(hide: list[Path]) -> list[str]:
-    """``unshare`` + mounts + ``setpriv``: the prefix that runs the runner isolated."""
-    if shutil.which("unshare") is None:
-        raise RuntimeError("grading needs util-linux's unshare (Linux)")
-    q = [f"mount --bind {_sh(ROOT)} {_sh(ROOT)}",
-         f"mount -o remount,bind,ro {_sh(ROOT)}"]
+    """``unshare`` + mounts + ``setpriv``: the prefix that runs the runner isolated.
+
+    Inside a new mount namespace: every mount is made read-only; :func:`needed_paths` are bound
+    read-only over themselves;
+    every directory of :data:`TMP_DIRS` gets a fresh private tmpfs, and the needed paths that
+    lived under it (a course cloned to /tmp, as CI does) are bound back, read-only, through a
+    file descriptor opened before the tmpfs hid them (so the sandbox works wherever the course
+    is cloned); then the ``hide`` paths are covered by empty read-only tmpfs. Anything else of
+    the temporary directories (pytest's ``tmp_path``, another student's folder) is invisible.
+    """
+    mode, why = sandbox_mode()
+    if mode is None:
+        raise RuntimeError(why)
+    keep = needed_paths()
+    if len(keep) > 7:
+        raise RuntimeError(f"too many separate paths to bind into the sandbox: {keep}")
+    # Every mount read-only first (the course, the environment, home directories, the
+    # instructor's files wherever they are); the private tmpfs mounted after stay writable.
+    q = ["umask 022",
+         "for m in $(awk '{print $5}' /proc/self/mountinfo); do "
+         "mount -o remount,bind,ro \"$m\" 2>/dev/null || true; done"]
+    fds: dict[Path, int] = {}
+    for path in keep:
+        if _under_tmp(path):
+            fds[path] = 3 + len(fds)              # 3..9: the report pipe is at 10 or above
+            q.append(f"exec {fds[path]}<{_sh(path)}")
+        else:
+            q.append(f"mount --bind {_sh(path)} {_sh(path)}")
+            q.append(f"mount -o remount,bind,ro {_sh(path)}")
+    for tmp in sorted({os.path.realpath(t) for t in TMP_DIRS}):
+        q.append(f"if [ -d {tmp} ]; then mount -t tmpfs -o size=256m,mode=1777 tmpfs {tmp}; fi")
+    for path, fd in fds.items():
+        q += [f"mkdir -p {_sh(path)}",
+              f"mount --no-canonicalize --bind /proc/self/fd/{fd} {_sh(path)}",
+              f"exec {fd}<&-",
+              f"mount -o remount,bind,ro {_sh(path)}"]
     for path in hide:
         q.append(f"if [ -d {_sh(path)} ]; then mount -t tmpfs -o size=1k,ro tmpfs {_sh(path)}; "
                  "fi")
-    for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
-        q.append(f"if [ -d {tmp} ]; then mount -t tmpfs -o size=256m,mode=1777 tmpfs {tmp}; fi")
     q.append("mkdir -p /tmp/work && cd /tmp/work")
-    if os.geteuid() == 0:
+    if mode == "root":
         q.append(f"chown {NOBODY}:{NOBODY} /tmp/work")
         q.append(f'exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups '
                  f'--inh-caps=-all --bounding-set=-all --no-new-privs "$@"')
@@ -399,7 +506,9 @@ def grade_notebook(student: str, path: Path, source: Path, chapters: Path, hidde
            "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/work",
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "LANG": "C.UTF-8", "MEDLIB_DATA": str(ROOT / "data")}
-    read_fd, write_fd = os.pipe()
+    read_fd, pipe_fd = os.pipe()
+    write_fd = fcntl.fcntl(pipe_fd, fcntl.F_DUPFD_CLOEXEC, 10)   # the sandbox uses fds 3..9
+    os.close(pipe_fd)
     env["GRADE_REPORT_FD"] = str(write_fd)
     cmd = [*sandbox_command(hide), sys.executable, "-s", str(Path(__file__).resolve()), "--run",
            "--cell-timeout", str(cell_timeout)]
@@ -520,6 +629,22 @@ def match_source(path: Path, candidates: list[Path]) -> Path:
     return max(candidates, key=lambda c: len(labels(c) & mine))
 
 
+def secret_paths(chapters: Path, hidden_dir: Path, submissions: Path, out: Path,
+                 hide: tuple[Path, ...] = ()) -> list[Path]:
+    """What a submission must not see: the instructor's notebooks and hidden tests, the
+    course's instructor-only folders, every submission, the output folder, ``hide``."""
+    secret = [ROOT / p for p in HIDDEN_PATHS] + [Path(p).resolve() for p in
+                                                 (chapters, hidden_dir, submissions, out)]
+    needed = [Path(sys.prefix).resolve(), ROOT / "medlib", ROOT / "data"]
+    for path in map(Path, hide):
+        path = path.resolve()
+        if any(n == path or path in n.parents for n in needed):
+            raise ValueError(f"hide: {path} holds the Python environment or medlib/data that "
+                             "the submissions need; hide its instructor-only folders instead")
+        secret.append(path)
+    return secret
+
+
 def grade_folder(submissions: Path, out: Path, chapters: Path = ROOT / "chapters",
                  hidden_dir: Path = ROOT / "grading" / "hidden", hide: tuple[Path, ...] = (),
                  timeout: float = 300, cell_timeout: float = 60, memory_gb: float = 3.0,
@@ -528,15 +653,7 @@ def grade_folder(submissions: Path, out: Path, chapters: Path = ROOT / "chapters
     ``out/feedback/<student>.md``. Returns the results."""
     submissions, out = submissions.resolve(), out.resolve()
     sources = find_sources(chapters)
-    secret = [ROOT / p for p in HIDDEN_PATHS] + [chapters.resolve(), hidden_dir.resolve(),
-                                                 submissions, out]
-    needed = [Path(sys.prefix).resolve(), ROOT / "medlib", ROOT / "data"]
-    for path in map(Path, hide):
-        path = path.resolve()
-        if any(n == path or path in n.parents for n in needed):
-            raise ValueError(f"hide: {path} holds the Python environment or medlib/data that "
-                             "the submissions need; hide its instructor-only folders instead")
-        secret.append(path)
+    secret = secret_paths(chapters, hidden_dir, submissions, out, hide)
     results: list[Result] = []
     for folder in sorted(p for p in submissions.iterdir() if p.is_dir()):
         for path in sorted(folder.glob("*.ipynb")):

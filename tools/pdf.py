@@ -8,8 +8,11 @@ The notebooks' outputs come from the book's execution cache (``_build/.jupyter_c
 ``python3 course.py test`` (nbval's outputs) or ``python3 course.py book`` fills. If a notebook
 of ``_toc.yml`` has no cached outputs for its current cells, this stops and says which (it never
 executes a notebook; ``--execute-missing`` runs ``tools/execute.py`` for those first). Then
-Jupyter Book 1.x builds the LaTeX book (``jupyter-book build --builder pdflatex``, XeLaTeX, the
-``latex:`` section of ``_config.yml``) into ``_build/latex/book.pdf``.
+Jupyter Book 1.x writes the LaTeX book (``jupyter-book build --builder latex``; the ``latex:``
+section of ``_config.yml`` and its ``latex_elements``: LaTeX numbers no heading, the titles
+carry the book's numbers), :func:`add_parts` puts in the parts of ``_toc.yml`` (which Sphinx
+drops), and XeLaTeX (``make all-pdf``, as ``--builder pdflatex`` would run) makes
+``_build/latex/book.pdf``.
 
 TeX comes from Debian packages (:data:`TEX_PACKAGES`), installed here with ``apt-get`` when a
 program is missing (as root, or through ``sudo``). Nothing else needs them.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -70,6 +74,31 @@ def uncached_notebooks() -> list[Path]:
     return missing
 
 
+def _latex_escape(text: str) -> str:
+    return re.sub(r"([&%$#_{}])", r"\\\1", text).replace("~", r"\textasciitilde{}")
+
+
+def add_parts(tex: str, toc_path: Path) -> str:
+    """``tex`` with a ``\\part`` heading before the first chapter of each part of ``_toc.yml``
+    (its caption, e.g. "Part I: Imaging physics and key formulas") and the table of contents
+    titled "Contents" (Sphinx titles it with the first part's caption and prints no parts)."""
+    import yaml
+
+    toc = yaml.safe_load(toc_path.read_text())
+    tex = re.sub(r"\\renewcommand\{\\contentsname\}\{[^{}]*\}",
+                 lambda m: r"\renewcommand{\contentsname}{Contents}", tex)
+    for part in toc.get("parts", []):
+        first = part["chapters"][0]["file"]
+        label = tex.find(r"\label{\detokenize{" + first + "::doc}}")
+        chapter = tex.rfind("\n\\chapter{", 0, label)
+        if label < 0 or chapter < 0:
+            sys.exit(f"No chapter heading for {first} in the LaTeX: cannot place the part "
+                     f"{part['caption']!r}")
+        tex = (tex[:chapter] + "\n\\part{" + _latex_escape(part["caption"]) + "}\n" +
+               tex[chapter:])
+    return tex
+
+
 def build(execute_missing: bool = False) -> float:
     """Build ``_build/latex/book.pdf``; returns the seconds the LaTeX build took."""
     ensure_tex()
@@ -89,13 +118,22 @@ def build(execute_missing: bool = False) -> float:
     log = ROOT / "_build" / "pdf-build.log"
     log.parent.mkdir(exist_ok=True)
     with open(log, "w") as f:
-        proc = subprocess.Popen([str(jb) if jb.exists() else "jupyter-book", "build", ".",
-                                 "--builder", "pdflatex", "--keep-going"], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for line in proc.stdout:
-            sys.stdout.write(line)
-            f.write(line)
-        proc.wait()
+        def run(cmd: list[str], cwd: Path) -> None:
+            proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True)
+            for line in proc.stdout:
+                sys.stdout.write(line)
+                f.write(line)
+            proc.wait()
+
+        # The LaTeX first (what `--builder pdflatex` does before running make), then the book's
+        # parts put in (Sphinx drops the captions of _toc.yml's parts), then the PDF.
+        run([str(jb) if jb.exists() else "jupyter-book", "build", ".", "--builder", "latex",
+             "--keep-going"], ROOT)
+        tex = PDF.with_suffix(".tex")
+        if tex.is_file():
+            tex.write_text(add_parts(tex.read_text(), ROOT / "_toc.yml"))
+            run([os.environ.get("MAKE", "make"), "all-pdf"], PDF.parent)
     elapsed = time.perf_counter() - start
     text = log.read_text(errors="replace")
     if "Executing notebook" in text:        # myst-nb's message when it runs a notebook

@@ -217,7 +217,7 @@ def _as_target_batch(value, n: int) -> torch.Tensor:
 
 def fit(model: torch.nn.Module, images, targets, loss_fn, *, steps: int = 150,
         batch_size: int = 8, lr: float = 1e-3, seed: int = 0, val=None, val_every: int = 25,
-        augment=None, progress: bool = True) -> History:
+        augment=None, progress: bool = True, betas=(0.9, 0.999)) -> History:
     """Train ``model`` with Adam on mini-batches drawn deterministically from a seed.
 
     Parameters
@@ -255,6 +255,10 @@ def fit(model: torch.nn.Module, images, targets, loss_fn, *, steps: int = 150,
         drawn from ``generator`` (the local one), e.g. flips. None (default) for none.
     progress : bool, optional
         Show a tqdm progress bar with the running loss (default True); False is silent.
+    betas : pair of float, optional
+        Adam's decay rates of its running means of the gradient and of its square, each in
+        [0, 1) (default (0.9, 0.999), PyTorch's). Adversarial training uses (0.5, 0.999)
+        (Radford et al. 2016): a shorter gradient memory for a moving target.
 
     Returns
     -------
@@ -293,6 +297,10 @@ def fit(model: torch.nn.Module, images, targets, loss_fn, *, steps: int = 150,
     s = as_int(seed, "seed", low=0, high=2 ** 63 - 1)
     every = as_int(val_every, "val_every", low=1, high=_MAX_STEPS)
     show = as_bool(progress, "progress")
+    if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+        raise TypeError(f"betas must be a pair of floats, got {betas!r}")
+    adam_betas = tuple(as_scalar(b, "betas", low=0.0, high=1.0, high_inclusive=False)
+                       for b in betas)
     x = _as_float32_batch(images, "images")
     if x.ndim < 3:
         raise ValueError(f"images must have shape (N, C, ...), got {tuple(x.shape)}")
@@ -301,7 +309,7 @@ def fit(model: torch.nn.Module, images, targets, loss_fn, *, steps: int = 150,
     b = as_int(batch_size, "batch_size", low=1, high=n)
 
     history = History()
-    optimiser = torch.optim.Adam(model.parameters(), lr=rate)
+    optimiser = torch.optim.Adam(model.parameters(), lr=rate, betas=adam_betas)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(s)
         gen = torch.Generator().manual_seed(s)

@@ -5,8 +5,9 @@ notebook and the benchmark ``benchmarks/bench_restore_denoise.py`` share:
 
 * :class:`DnCNN`, a small residual denoiser (Zhang et al. 2017): a stack of 3x3 convolutions
   that estimates the noise, subtracted from the input;
-* :func:`train_denoiser`, deterministic mini-batch training on random patches with an L1 or L2
-  pixel loss (the perceptual-loss notebook, 16.4, calls it to get the same weights again);
+* :func:`train_denoiser`, deterministic training on random patches with an L1 or L2 pixel
+  loss, through the course's shared trainer :func:`medlib.nn.fit` (the patch recipe is its
+  ``augment`` hook, :func:`crop_augment`, which the perceptual section 14.4 reuses);
 * :func:`denoise`, the trained network applied to whole slices in Hounsfield units;
 * :func:`tune_denoiser`, a grid search of any denoiser's parameters on training pairs (how the
   classical baselines, scikit-image's TV, non-local means, bilateral and BM3D, are tuned);
@@ -23,10 +24,11 @@ import numbers
 import numpy as np
 import torch
 
-from .._validate import as_array, as_choice, as_int, as_scalar
+from .._validate import as_array, as_bool, as_choice, as_int, as_scalar
+from ..nn.training import fit
 from ..noise import noise_power_spectrum
 
-__all__ = ["DnCNN", "denoise", "power_ratio", "train_denoiser", "tune_denoiser"]
+__all__ = ["DnCNN", "crop_augment", "denoise", "power_ratio", "train_denoiser", "tune_denoiser"]
 
 HU_SCALE = 1000.0          # the network works on HU / 1000: values of order 1
 _MAX_STEPS = 100_000
@@ -44,6 +46,14 @@ class DnCNN(torch.nn.Module):
         Number of 3x3 convolution layers, 2 to 32 (default 5): conv + ReLU, then
         ``depth - 2`` times conv + BatchNorm-free ReLU, then a conv to one channel. The receptive
         field is (2 depth + 1) pixels square.
+    dilated : bool, optional
+        Dilate the hidden convolutions (1, 2, 4, ..., 2, 1) for a wider receptive field
+        (default False).
+    identity_init : bool, optional
+        Start the last convolution at zero, so that the untrained network is exactly the
+        identity (what an adversarial or perceptual training starts from, section 14.4).
+        Default False: the last layer's default initialisation scaled by 0.1, so the untrained
+        network is *close to* the identity and every layer gets a gradient from the first step.
     seed : int, optional
         Seed of the initial weights, drawn under :func:`torch.random.fork_rng` so the caller's
         global random state is untouched (default 0).
@@ -51,10 +61,12 @@ class DnCNN(torch.nn.Module):
     Notes
     -----
     Residual learning (Zhang et al. 2017): the network :math:`R_\\theta` predicts the noise and
-    the estimate is :math:`\\hat y = x - R_\\theta(x)`; at initialisation it is close to the
-    identity. The original DnCNN has 17 layers of 64 channels with batch normalisation; this
-    one is small enough to train in seconds on a CPU, and has no batch normalisation so that a
-    single image is processed exactly as in a batch. Input and output: (N, 1, H, W), zero
+    the estimate is :math:`\\hat y = x - R_\\theta(x)`; at initialisation it is close to (or,
+    with ``identity_init``, exactly) the identity. The course's one denoising network: 14.3
+    trains it with pixel losses, 14.4 with perceptual and adversarial ones. The original DnCNN
+    has 17 layers of 64 channels with batch normalisation; this one is small enough to train
+    in seconds on a CPU, and has no batch normalisation so that a single image is processed
+    exactly as in a batch. Input and output: (N, 1, H, W), zero
     padding keeps the size.
 
     References
@@ -64,9 +76,10 @@ class DnCNN(torch.nn.Module):
     """
 
     def __init__(self, channels: int = 16, depth: int = 5, *, dilated: bool = False,
-                 seed: int = 0):
+                 identity_init: bool = False, seed: int = 0):
         if not isinstance(dilated, (bool, np.bool_)):
             raise TypeError(f"dilated must be True or False, got {type(dilated).__name__}")
+        zero_last = as_bool(identity_init, "identity_init")
         c = as_int(channels, "channels", low=1, high=256)
         d = as_int(depth, "depth", low=2, high=32)
         s = as_int(seed, "seed", low=0, high=2**63 - 1)
@@ -80,10 +93,14 @@ class DnCNN(torch.nn.Module):
                 layers += [torch.nn.Conv2d(c, c, 3, padding=dil, dilation=dil), torch.nn.ReLU()]
             layers.append(torch.nn.Conv2d(c, 1, 3, padding=1))
             self.body = torch.nn.Sequential(*layers)
-            with torch.no_grad():                  # start near the identity map
-                self.body[-1].weight.mul_(0.1)
+            with torch.no_grad():                  # start near (or at) the identity map
+                if zero_last:
+                    self.body[-1].weight.zero_()
+                else:
+                    self.body[-1].weight.mul_(0.1)
                 self.body[-1].bias.zero_()
         self.channels, self.depth, self.dilated = c, d, bool(dilated)
+        self.identity_init = zero_last
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The denoised batch ``x - body(x)``, shape (N, 1, H, W)."""
@@ -98,10 +115,59 @@ def _as_stack(value, name: str) -> np.ndarray:
     return arr[np.newaxis] if arr.ndim == 2 else arr
 
 
+def crop_augment(patch_size: int, n_patches: int):
+    """The random-patch recipe as an ``augment`` hook of :func:`medlib.nn.fit`.
+
+    Parameters
+    ----------
+    patch_size : int
+        Side of the square patches in pixels, 4 to 4096.
+    n_patches : int
+        Patches per step, 1 to 4096: drawn with replacement from the images of fit's batch.
+
+    Returns
+    -------
+    callable
+        ``augment(x, y, generator)`` -> ``(x_patches, y_patches)``: for tensors x and y of
+        shape (B, 1, H, W) (the inputs and targets of one batch), ``n_patches`` crops of shape
+        (n_patches, 1, patch_size, patch_size), the same image and position in x and y, drawn
+        from ``generator`` (fit's local one, so training stays deterministic). It raises a
+        ValueError naming ``patch_size`` if the images are smaller than the patch.
+
+    Raises
+    ------
+    ValueError
+        If ``patch_size`` or ``n_patches`` is out of range.
+
+    Notes
+    -----
+    Vectorised: one advanced-indexing gather per step, no loop over patches.
+    """
+    size = as_int(patch_size, "patch_size", low=4, high=4096)
+    count = as_int(n_patches, "n_patches", low=1, high=4096)
+    offsets = torch.arange(size)
+
+    def augment(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):
+        b, _, h, w = x.shape
+        if size > min(h, w):
+            raise ValueError(f"patch_size {size} is larger than the images ({h} x {w})")
+        k = torch.randint(0, b, (count,), generator=generator)[:, None, None]
+        rr = (torch.randint(0, h - size + 1, (count,), generator=generator)[:, None]
+              + offsets)[:, :, None]
+        cc = (torch.randint(0, w - size + 1, (count,), generator=generator)[:, None]
+              + offsets)[:, None, :]
+        return x[:, 0][k, rr, cc][:, None], y[:, 0][k, rr, cc][:, None]
+
+    return augment
+
+
 def train_denoiser(noisy, clean, *, loss: str = "l2", steps: int = 200, batch_size: int = 8,
                    patch_size: int = 40, lr: float = 2e-3, channels: int = 16, depth: int = 5,
                    dilated: bool = False, seed: int = 0, progress: bool = False):
     """Train a :class:`DnCNN` on pairs of noisy and clean slices, deterministically.
+
+    A thin wrapper of the shared trainer :func:`medlib.nn.fit` that adds the section's recipe:
+    HU / 1000 scaling, random patches (:func:`crop_augment`) and the choice of pixel loss.
 
     Parameters
     ----------
@@ -112,16 +178,21 @@ def train_denoiser(noisy, clean, *, loss: str = "l2", steps: int = 200, batch_si
     steps : int, optional
         Optimiser (Adam) steps, 1 to 100000 (default 200).
     batch_size : int, optional
-        Patches per step, >= 1 (default 8).
+        Patches per step, >= 1 (default 8). Each step, :func:`medlib.nn.fit` draws
+        min(batch_size, n) slices (without replacement, a new permutation per epoch) and the
+        patches are cut from those.
     patch_size : int, optional
         Side of the square training patches in pixels, 8 to min(rows, cols) (default 40).
     lr : float, optional
         Adam's learning rate in (0, 1] (default 2e-3).
     channels, depth : int, optional
         The network's size (see :class:`DnCNN`).
+    dilated : bool, optional
+        Dilated hidden convolutions (see :class:`DnCNN`).
     seed : int, optional
-        Seeds the initial weights (PyTorch, under ``fork_rng``) and the patch positions (NumPy
-        generator): the same call gives bit-identical weights (at a fixed thread count).
+        Seeds the initial weights and, through :func:`medlib.nn.fit`'s local generator, the
+        slices and patch positions: the same call gives bit-identical weights (at a fixed
+        thread count); the caller's global random state is untouched.
     progress : bool, optional
         Show a tqdm progress bar (default False).
 
@@ -159,38 +230,14 @@ def train_denoiser(noisy, clean, *, loss: str = "l2", steps: int = 200, batch_si
         raise ValueError(f"patch_size must be at most the slices' size {x.shape[1:]}, got {patch}")
     rate = as_scalar(lr, "lr", low=0.0, low_inclusive=False, high=1.0)
     s = as_int(seed, "seed", low=0, high=2**63 - 1)
-    if not isinstance(progress, (bool, np.bool_)):
-        raise TypeError(f"progress must be True or False, got {type(progress).__name__}")
+    show = as_bool(progress, "progress")
 
     model = DnCNN(channels, depth, dilated=dilated, seed=s)
-    gen = np.random.default_rng(s)
-    n, rows, cols = x.shape
-    k = gen.integers(0, n, size=(n_steps, batch))
-    r0 = gen.integers(0, rows - patch + 1, size=(n_steps, batch))
-    c0 = gen.integers(0, cols - patch + 1, size=(n_steps, batch))
-    offsets = np.arange(patch)
-    xt = torch.as_tensor(x / HU_SCALE, dtype=torch.float32)
-    yt = torch.as_tensor(y / HU_SCALE, dtype=torch.float32)
     loss_fn = torch.nn.functional.l1_loss if kind == "l1" else torch.nn.functional.mse_loss
-    optimiser = torch.optim.Adam(model.parameters(), lr=rate)
-    steps_iter = range(n_steps)
-    if progress:
-        from tqdm.auto import tqdm
-        steps_iter = tqdm(steps_iter, desc=f"training ({kind})")
-    history = []
-    model.train()
-    for i in steps_iter:                 # loop over steps; each step is a vectorised batch
-        rr = torch.as_tensor(r0[i][:, None] + offsets)[:, :, None]
-        cc = torch.as_tensor(c0[i][:, None] + offsets)[:, None, :]
-        kk = torch.as_tensor(k[i])[:, None, None]
-        xb, yb = xt[kk, rr, cc][:, None], yt[kk, rr, cc][:, None]
-        optimiser.zero_grad()
-        value = loss_fn(model(xb), yb)
-        value.backward()
-        optimiser.step()
-        history.append(float(value.detach()))
-    model.eval()
-    return model, history
+    history = fit(model, x[:, np.newaxis] / HU_SCALE, y[:, np.newaxis] / HU_SCALE, loss_fn,
+                  steps=n_steps, batch_size=min(batch, x.shape[0]), lr=rate, seed=s,
+                  augment=crop_augment(patch, batch), progress=show)
+    return model, history.loss
 
 
 def denoise(model, images) -> np.ndarray:
@@ -222,13 +269,20 @@ def denoise(model, images) -> np.ndarray:
     if arr.size and np.max(np.abs(arr)) > _FLOAT32_MAX:
         raise ValueError(f"images holds values up to {np.max(np.abs(arr)):.3g}, beyond "
                          "float32's range in which the network computes")
+    return _apply(model, arr / HU_SCALE) * HU_SCALE
+
+
+def _apply(model: torch.nn.Module, arr: np.ndarray) -> np.ndarray:
+    """The network on a validated 2D image or (n, rows, cols) stack, in evaluation mode and
+    without gradients, its training mode restored; float64, shaped like ``arr``. Shared by
+    :func:`denoise` (HU) and :func:`medlib.restoration.restore` (network units)."""
     stack = arr[np.newaxis] if arr.ndim == 2 else arr
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        out = model(torch.as_tensor(stack / HU_SCALE, dtype=torch.float32)[:, None])
+        out = model(torch.as_tensor(stack, dtype=torch.float32)[:, None])[:, 0]
     model.train(was_training)
-    result = out[:, 0].double().numpy() * HU_SCALE
+    result = out.double().numpy()
     return result[0] if arr.ndim == 2 else result
 
 

@@ -11,9 +11,13 @@ is smooth: noise is removed together with the texture radiologists read. Two los
   restoring network against a small discriminator :class:`PatchDiscriminator` that tells
   full-dose patches from restored ones (the non-saturating GAN loss of Goodfellow et al.).
 
-:func:`train_restorer` trains a :class:`ResidualDenoiser` with any weighted sum of the pixel,
-perceptual and adversarial losses, deterministically (a local generator for crops, PyTorch's
-global random state left untouched); :func:`restore` applies it.
+:func:`train_restorer` trains the chapter's one denoising network, :class:`DnCNN` (started at
+the identity, ``identity_init=True``), with any weighted sum of the pixel, perceptual and
+adversarial losses; :func:`train_autoencoder` trains the feature network. Both go through the
+shared trainer :func:`medlib.nn.fit` (random crops as its ``augment`` hook,
+:func:`crop_augment`), deterministically, PyTorch's global random state left untouched; the
+adversarial game's discriminator step rides inside fit's loss (see :func:`train_restorer`), so
+there is no training loop of this module's own. :func:`restore` applies a network.
 """
 from __future__ import annotations
 
@@ -23,10 +27,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validate import as_array, as_bool, as_int, as_scalar
+from ..nn.training import fit
+from .denoising import DnCNN, _apply, crop_augment
 
-__all__ = ["ConvAutoencoder", "PatchDiscriminator", "PerceptualLoss", "ResidualDenoiser",
-           "discriminator_loss", "generator_loss", "restore", "train_autoencoder",
-           "train_restorer"]
+__all__ = ["ConvAutoencoder", "PatchDiscriminator", "PerceptualLoss", "discriminator_loss",
+           "generator_loss", "restore", "train_autoencoder", "train_restorer"]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _MAX_STEPS = 100_000
@@ -114,43 +119,6 @@ class ConvAutoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.features(x)[-1])
-
-
-class ResidualDenoiser(nn.Module):
-    """A small residual CNN: the output is the input plus a learned correction.
-
-    Parameters
-    ----------
-    channels : int, optional
-        Feature channels of the hidden layers (default 16).
-    depth : int, optional
-        Number of 3x3 convolutions, >= 2 (default 5); receptive field 2 depth + 1 pixels.
-    seed : int, optional
-        Seed of the initial weights (drawn in a forked random state).
-
-    Notes
-    -----
-    The last convolution starts at zero, so the untrained network is the identity (Zhang et
-    al.'s residual learning of DnCNN, without batch normalisation).
-    """
-
-    def __init__(self, channels: int = 16, depth: int = 5, *, seed: int = 0):
-        super().__init__()
-        c = _as_channels(channels, "channels")
-        d = as_int(depth, "depth", low=2, high=64)
-        seed = _as_seed(seed)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            layers: list[nn.Module] = [nn.Conv2d(1, c, 3, padding=1), nn.ReLU()]
-            for _ in range(d - 2):
-                layers += [nn.Conv2d(c, c, 3, padding=1), nn.ReLU()]
-            last = nn.Conv2d(c, 1, 3, padding=1)
-            nn.init.zeros_(last.weight)
-            nn.init.zeros_(last.bias)
-            self.body = nn.Sequential(*layers, last)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
 
 
 class PatchDiscriminator(nn.Module):
@@ -338,25 +306,13 @@ def generator_loss(fake_logits, *, saturating: bool = False) -> torch.Tensor:
     return F.softplus(-fake).mean()
 
 
-def _crops(images: torch.Tensor, gen: torch.Generator, batch: int, crop: int, *others):
-    """The same random crops (batch, 1, crop, crop) of ``images`` and of each array in others."""
-    n, h, w = images.shape
-    idx = torch.randint(0, n, (batch,), generator=gen)
-    ys = torch.randint(0, h - crop + 1, (batch,), generator=gen)
-    xs = torch.randint(0, w - crop + 1, (batch,), generator=gen)
-    out = []
-    for arr in (images, *others):
-        out.append(torch.stack([arr[i, y:y + crop, x:x + crop]
-                                for i, y, x in zip(idx.tolist(), ys.tolist(), xs.tolist())])
-                   .unsqueeze(1))
-    return out
-
-
 def _check_training(steps, crop, batch, lr, shape):
     n_steps = as_int(steps, "steps", low=1, high=_MAX_STEPS)
     n_crop = as_int(crop, "crop", low=4, high=4096)
     if n_crop > min(shape[1:]):
         raise ValueError(f"crop {n_crop} is larger than the images ({shape[1]} x {shape[2]})")
+    if n_crop % 4:
+        raise ValueError(f"crop must be a multiple of 4 (two stride-2 stages), got {n_crop}")
     n_batch = as_int(batch, "batch", low=1, high=1024)
     rate = as_scalar(lr, "lr", low=0.0, low_inclusive=False, high=1.0)
     return n_steps, n_crop, n_batch, rate
@@ -366,6 +322,9 @@ def train_autoencoder(images, *, steps: int = 150, crop: int = 48, batch: int = 
                       lr: float = 2e-3, channels=(8, 16, 32), seed: int = 0):
     """Train a :class:`ConvAutoencoder` to reconstruct random crops of images (MSE, Adam).
 
+    A thin wrapper of :func:`medlib.nn.fit`: the images are both inputs and targets, and
+    :func:`crop_augment` cuts ``batch`` random crops per step.
+
     Parameters
     ----------
     images : array_like, shape (N, H, W)
@@ -373,13 +332,15 @@ def train_autoencoder(images, *, steps: int = 150, crop: int = 48, batch: int = 
     steps : int, optional
         Adam steps (default 150), each on ``batch`` random ``crop`` x ``crop`` crops.
     crop, batch : int, optional
-        Crop size in pixels (multiple of 4, <= H, W) and crops per step.
+        Crop size in pixels (multiple of 4, <= H, W) and crops per step (cut from
+        min(batch, N) images that fit draws without replacement).
     lr : float, optional
         Adam's learning rate in (0, 1].
     channels : tuple of int, optional
         The autoencoder's channels.
     seed : int, optional
-        Seeds the weights and the crops; two calls give bit-identical weights.
+        Seeds the weights and (fit's local generator) the crops; two calls give bit-identical
+        weights.
 
     Returns
     -------
@@ -395,32 +356,58 @@ def train_autoencoder(images, *, steps: int = 150, crop: int = 48, batch: int = 
     """
     arr = _as_images(images, "images")
     n_steps, n_crop, n_batch, rate = _check_training(steps, crop, batch, lr, arr.shape)
-    if n_crop % 4:
-        raise ValueError(f"crop must be a multiple of 4 (two stride-2 stages), got {n_crop}")
     seed = _as_seed(seed)
     model = ConvAutoencoder(channels, seed=seed)
-    x_all = torch.as_tensor(arr, dtype=torch.float32)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=rate)
-    history = []
-    model.train()
-    for _ in range(n_steps):
-        (x,) = _crops(x_all, gen, n_batch, n_crop)
-        opt.zero_grad()
-        loss = F.mse_loss(model(x), x)
-        loss.backward()
-        opt.step()
-        history.append(float(loss.detach()))
+    history = fit(model, arr[:, np.newaxis], arr[:, np.newaxis], F.mse_loss, steps=n_steps,
+                  batch_size=min(n_batch, arr.shape[0]), lr=rate, seed=seed,
+                  augment=crop_augment(n_crop, n_batch), progress=False)
     model.zero_grad(set_to_none=True)
-    model.eval()
-    return model, history
+    return model, history.loss
+
+
+class _RestorerObjective:
+    """The generator's loss for :func:`medlib.nn.fit`, with the discriminator's step inside.
+
+    Called once per step by fit with the generator's output G(x) and the target y; returns
+    ``MSE + w_p L_perc + w_a L_G^adv`` and records each term. When adversarial, it first
+    updates the discriminator on (y, G(x).detach()) with its own Adam optimiser, then scores
+    G(x) with the updated, frozen discriminator: the alternation of the GAN game, one D step
+    per G step, without a second training loop.
+    """
+
+    def __init__(self, perceptual, w_p, w_a, disc, lr, betas):
+        self.perceptual, self.w_p, self.w_a, self.disc = perceptual, w_p, w_a, disc
+        self.opt_d = (torch.optim.Adam(disc.parameters(), lr=lr, betas=betas)
+                      if disc is not None else None)
+        self.history = {"pixel": [], "perceptual": [], "adversarial": [], "discriminator": []}
+
+    def __call__(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        zero = torch.zeros((), dtype=out.dtype)
+        d_loss = adv = zero
+        if self.disc is not None:
+            self.disc.train()
+            self.opt_d.zero_grad()
+            d_loss = discriminator_loss(self.disc(y), self.disc(out.detach()))
+            d_loss.backward()
+            self.opt_d.step()
+            for p in self.disc.parameters():
+                p.requires_grad_(False)
+            adv = generator_loss(self.disc(out))
+            for p in self.disc.parameters():
+                p.requires_grad_(True)
+        pix = F.mse_loss(out, y)
+        perc = self.perceptual(out, y) if self.w_p > 0 else zero
+        for key, value in (("pixel", pix), ("perceptual", perc), ("adversarial", adv),
+                           ("discriminator", d_loss)):
+            self.history[key].append(float(value.detach()))
+        return pix + self.w_p * perc + self.w_a * adv
 
 
 def train_restorer(noisy, clean, *, perceptual: PerceptualLoss | None = None,
                    perceptual_weight: float = 0.0, adversarial_weight: float = 0.0,
                    steps: int = 150, crop: int = 48, batch: int = 8, lr: float = 2e-3,
                    channels: int = 16, depth: int = 5, seed: int = 0):
-    """Train a :class:`ResidualDenoiser` with pixel, perceptual and adversarial losses.
+    """Train a :class:`DnCNN` with pixel, perceptual and adversarial losses.
 
     Parameters
     ----------
@@ -432,15 +419,17 @@ def train_restorer(noisy, clean, *, perceptual: PerceptualLoss | None = None,
         Weights (>= 0) of the perceptual and adversarial terms; the pixel MSE has weight 1.
     steps, crop, batch, lr : optional
         Adam steps, crop size (multiple of 4), crops per step, learning rate (generator and
-        discriminator alike; Adam with betas (0.5, 0.999) as GANs use when adversarial).
+        discriminator alike; with an adversarial term both Adams use betas (0.5, 0.999), as
+        GANs do, through fit's ``betas``).
     channels, depth : int, optional
-        The generator's size (see :class:`ResidualDenoiser`).
+        The generator's size (see :class:`DnCNN`; built with ``identity_init=True``, so the
+        untrained generator returns its input).
     seed : int, optional
         Seeds both networks and the crops; two calls give bit-identical weights.
 
     Returns
     -------
-    model : ResidualDenoiser
+    model : DnCNN
         The trained generator (eval mode).
     history : dict of str to list of float
         Per step: "pixel", "perceptual", "adversarial" (generator) and "discriminator" losses
@@ -459,6 +448,10 @@ def train_restorer(noisy, clean, *, perceptual: PerceptualLoss | None = None,
         L_G = MSE(G(x), y) + w_p L_perc(G(x), y) + w_a (-mean log D(G(x)))
 
     alternating with one discriminator step on :func:`discriminator_loss` per generator step.
+    The training loop is :func:`medlib.nn.fit`'s (its batches, crops, seeding, Adam for the
+    generator, progress bar): the discriminator's step is taken inside the loss that fit
+    calls, on the detached restorations of the current batch, before the generator is scored
+    by the updated discriminator.
     """
     x_arr = _as_images(noisy, "noisy")
     y_arr = _as_images(clean, "clean")
@@ -471,53 +464,18 @@ def train_restorer(noisy, clean, *, perceptual: PerceptualLoss | None = None,
     if w_p > 0 and perceptual is None:
         raise ValueError("perceptual_weight > 0 needs a perceptual loss (perceptual=...)")
     n_steps, n_crop, n_batch, rate = _check_training(steps, crop, batch, lr, x_arr.shape)
-    if n_crop % 4:
-        raise ValueError(f"crop must be a multiple of 4, got {n_crop}")
     seed = _as_seed(seed)
-    gen_model = ResidualDenoiser(channels, depth, seed=seed)
-    betas = (0.5, 0.999) if w_a > 0 else (0.9, 0.999)
-    opt_g = torch.optim.Adam(gen_model.parameters(), lr=rate, betas=betas)
-    disc = opt_d = None
+    gen_model = DnCNN(channels, depth, identity_init=True, seed=seed)
+    disc = None
     if w_a > 0:
         disc = PatchDiscriminator(seed=seed + 1 if seed < 2**63 - 1 else 0)
-        opt_d = torch.optim.Adam(disc.parameters(), lr=rate, betas=betas)
-    xs = torch.as_tensor(x_arr, dtype=torch.float32)
-    ys = torch.as_tensor(y_arr, dtype=torch.float32)
-    gen = torch.Generator().manual_seed(seed)
-    history = {"pixel": [], "perceptual": [], "adversarial": [], "discriminator": []}
-    gen_model.train()
-    zero = torch.zeros(())
-    for _ in range(n_steps):
-        x, y = _crops(xs, gen, n_batch, n_crop, ys)
-        if disc is not None:   # discriminator step on detached restorations
-            opt_d.zero_grad()
-            with torch.no_grad():
-                fake = gen_model(x)
-            d_loss = discriminator_loss(disc(y), disc(fake))
-            d_loss.backward()
-            opt_d.step()
-        opt_g.zero_grad()
-        out = gen_model(x)
-        pix = F.mse_loss(out, y)
-        perc = perceptual(out, y) if w_p > 0 else zero
-        if disc is not None:
-            for p in disc.parameters():
-                p.requires_grad_(False)
-            adv = generator_loss(disc(out))
-            for p in disc.parameters():
-                p.requires_grad_(True)
-        else:
-            adv = zero
-        loss = pix + w_p * perc + w_a * adv
-        loss.backward()
-        opt_g.step()
-        history["pixel"].append(float(pix.detach()))
-        history["perceptual"].append(float(perc.detach()))
-        history["adversarial"].append(float(adv.detach()))
-        history["discriminator"].append(float(d_loss.detach()) if disc is not None else 0.0)
+    objective = _RestorerObjective(perceptual, w_p, w_a, disc, rate, (0.5, 0.999))
+    fit(gen_model, x_arr[:, np.newaxis], y_arr[:, np.newaxis], objective, steps=n_steps,
+        batch_size=min(n_batch, x_arr.shape[0]), lr=rate, seed=seed,
+        augment=crop_augment(n_crop, n_batch), progress=False,
+        betas=(0.5, 0.999) if w_a > 0 else (0.9, 0.999))
     gen_model.zero_grad(set_to_none=True)
-    gen_model.eval()
-    return gen_model, history
+    return gen_model, objective.history
 
 
 def restore(model: nn.Module, images) -> np.ndarray:
@@ -526,7 +484,7 @@ def restore(model: nn.Module, images) -> np.ndarray:
     Parameters
     ----------
     model : torch.nn.Module
-        Maps (N, 1, H, W) to (N, 1, H, W) (a trained :class:`ResidualDenoiser`).
+        Maps (N, 1, H, W) to (N, 1, H, W) (a :class:`DnCNN` from :func:`train_restorer`).
     images : array_like, shape (N, H, W) or (H, W)
         Finite, within float32's range.
 
@@ -546,11 +504,4 @@ def restore(model: nn.Module, images) -> np.ndarray:
     arr = as_array(images, "images", ndim=(2, 3))
     if np.max(np.abs(arr)) > _FLOAT32_MAX:
         raise ValueError("images hold values beyond float32's range")
-    stack = arr[np.newaxis] if arr.ndim == 2 else arr
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        out = model(torch.as_tensor(stack, dtype=torch.float32).unsqueeze(1))[:, 0]
-    model.train(was_training)
-    out = out.double().numpy()
-    return out[0] if arr.ndim == 2 else out
+    return _apply(model, arr)

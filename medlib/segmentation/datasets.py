@@ -19,9 +19,10 @@ whatever the file's voxel order.
   brain_mr1 and brain_mr2 (the expert labels shipped with the images).
 
 For the section's experiments: :func:`simulate_annotators`, :func:`pairwise_dice` and
-:func:`staple` (label ambiguity, STAPLE checked against SimpleITK), :func:`small_segmenter` (a
-two-level U-shaped network cheap enough to be trained a dozen times in the notebook with
-:func:`medlib.nn.fit`), :func:`predict_labels` and :func:`class_dice`.
+:func:`staple` (label ambiguity, STAPLE checked against SimpleITK), :func:`predict_labels` (the
+class map of a multi-class network) and :func:`class_dice` (the Dice of every class, pooled or
+per image). The networks trained on these sets are those of :mod:`.architectures` (the section
+uses a small :class:`UNet` as its instrument), trained with :func:`medlib.nn.fit`.
 
 The loaded volumes are cached (read-only) for the session: building a set twice costs the
 resampling only.
@@ -37,7 +38,8 @@ import torch
 from scipy import ndimage
 
 from .. import data as _data
-from .._validate import as_array, as_choice, as_int, as_mask, as_rng, as_scalar
+from .._validate import as_array, as_bool, as_choice, as_int, as_mask, as_rng, as_scalar
+from ..dl import metrics as _metrics
 from ..prep.lung_pipeline import lung_mask as _prep_lung_mask
 
 __all__ = [
@@ -52,7 +54,6 @@ __all__ = [
     "predict_labels",
     "region_split",
     "simulate_annotators",
-    "small_segmenter",
     "staple",
     "tumour_slices",
 ]
@@ -792,81 +793,35 @@ def staple(segmentations, *, max_iterations: int = 1000, tolerance: float = 1e-1
 
 
 # ---------------------------------------------------------------------------------------------
-# A small network for the experiments of this section (trained with medlib.nn.fit)
+# Predictions and scores of a multi-class network (the networks are those of architectures.py)
 # ---------------------------------------------------------------------------------------------
-class _Block(torch.nn.Sequential):
-    def __init__(self, c_in: int, c_out: int):
-        super().__init__(torch.nn.Conv2d(c_in, c_out, 3, padding=1), torch.nn.LeakyReLU(0.1))
-
-
-class _TwoLevelNet(torch.nn.Module):
-    def __init__(self, c_in: int, n_classes: int, width: int):
-        super().__init__()
-        self.enc1 = _Block(c_in, width)
-        self.enc2 = _Block(width, 2 * width)
-        self.bottom = _Block(2 * width, 2 * width)
-        self.dec2 = _Block(4 * width, width)
-        self.dec1 = _Block(2 * width, width)
-        self.head = torch.nn.Conv2d(width, n_classes, 1)
-
-    def forward(self, x):
-        if x.ndim != 4 or x.shape[-1] % 4 or x.shape[-2] % 4:
-            raise ValueError(f"images must be (N, C, H, W) with H and W multiples of 4 (two "
-                             f"poolings), got shape {tuple(x.shape)}")
-        e1 = self.enc1(x)
-        e2 = self.enc2(torch.nn.functional.max_pool2d(e1, 2))
-        b = self.bottom(torch.nn.functional.max_pool2d(e2, 2))
-        up = torch.nn.functional.interpolate
-        d2 = self.dec2(torch.cat([up(b, scale_factor=2, mode="nearest"), e2], dim=1))
-        d1 = self.dec1(torch.cat([up(d2, scale_factor=2, mode="nearest"), e1], dim=1))
-        return self.head(d1)
-
-
-def small_segmenter(in_channels: int = 1, n_classes: int = 2, *, width: int = 8,
-                    seed: int = 0) -> torch.nn.Module:
-    """A small two-level U-shaped network for the data experiments of section 13.1.
-
-    Parameters
-    ----------
-    in_channels : int, optional
-        Input channels (sequences), 1 to 16 (default 1).
-    n_classes : int, optional
-        Output classes, 2 to 16 (default 2).
-    width : int, optional
-        Feature channels at full resolution, 1 to 64 (default 8; doubled once below).
-    seed : int, optional
-        Seed of the initial weights, drawn under :func:`torch.random.fork_rng` (the caller's
-        global random state is left as it was).
-
-    Returns
-    -------
-    torch.nn.Module
-        (N, in_channels, H, W) -> logits (N, n_classes, H, W), H and W multiples of 4; one
-        3x3 convolution and a leaky ReLU (slope 0.1) per level, max-pooling down, nearest
-        upsampling with skip connections (section 13.3 studies such architectures; this one is
-        only the instrument of 13.1's data experiments, small enough to be trained a dozen
-        times in a notebook). Receptive field about 20 x 20 pixels.
-    """
-    c_in = as_int(in_channels, "in_channels", low=1, high=16)
-    k = as_int(n_classes, "n_classes", low=2, high=16)
-    w = as_int(width, "width", low=1, high=64)
-    s = as_int(seed, "seed", low=0, high=2**63 - 1)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(s)
-        return _TwoLevelNet(c_in, k, w)
-
-
 def predict_labels(model: torch.nn.Module, images) -> np.ndarray:
     """The class of highest logit per pixel, as int64 (N, H, W).
 
     Parameters
     ----------
     model : torch.nn.Module
+        A network that maps (N, C, H, W) to K >= 2 logit maps (N, K, H, W), e.g.
+        :class:`UNet` with ``out_channels=K``; run in evaluation mode, gradients off.
     images : array_like, shape (N, C, H, W)
+        Within float32's range.
 
     Returns
     -------
     numpy.ndarray of int64, shape (N, H, W)
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a ``torch.nn.Module``.
+    ValueError
+        If ``images`` is not 4D, not finite, or does not fit the model.
+
+    Notes
+    -----
+    The multi-class counterpart of :func:`medlib.nn.predict`, which returns the sigmoid
+    probability of ONE foreground logit map (binary tasks); with K class channels the decision
+    is the arg max over the channels (the softmax is monotone and not needed).
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -874,28 +829,45 @@ def predict_labels(model: torch.nn.Module, images) -> np.ndarray:
                         dtype=torch.float32)
     model.eval()
     with torch.no_grad():
-        return model(x).argmax(dim=1).numpy().astype(np.int64)
+        try:
+            out = model(x)
+        except (RuntimeError, ValueError) as exc:
+            raise ValueError(f"images of shape {tuple(x.shape)} do not fit the model: "
+                             f"{exc}") from exc
+    return out.argmax(dim=1).numpy().astype(np.int64)
 
 
-def class_dice(prediction, target, n_classes: int) -> np.ndarray:
-    """Dice of each class over a whole set of label maps (pixels pooled over images).
+def class_dice(prediction, target, n_classes: int, *, per_image: bool = False) -> np.ndarray:
+    """Dice of each class of label maps, pooled over a set of images or per image.
 
     Parameters
     ----------
-    prediction, target : array_like of int, same shape
-        Class indices.
+    prediction, target : array_like of int, same shape (N, ...)
+        Class indices in [0, n_classes).
     n_classes : int
         Number of classes K, 2 to 256.
+    per_image : bool, optional
+        False (default): one Dice per class over all pixels of all images pooled; True: one
+        per image and class, the per-case scores a bootstrap interval
+        (:func:`medlib.dl.metrics.bootstrap_ci`) resamples.
 
     Returns
     -------
-    numpy.ndarray of float64, shape (K,)
-        2|P_k n T_k| / (|P_k| + |T_k|) per class k; 1 where both are empty.
+    numpy.ndarray of float64, shape (K,) or (N, K)
+        2|P_k n T_k| / (|P_k| + |T_k|) per class k (and image); 1 where both are empty.
 
     Raises
     ------
     ValueError
-        On a shape mismatch or non-integer classes.
+        On a shape mismatch, non-integer classes or classes out of range.
+
+    Notes
+    -----
+    :func:`medlib.dl.metrics.dice` is the Dice of ONE pair of binary masks; this is the
+    multi-class form, every class at once, read off the confusion matrix
+    :func:`medlib.dl.metrics.confusion_matrix` (the course's one counting routine):
+    :math:`D_k = 2C_{kk} / (\\sum_b C_{kb} + \\sum_a C_{ak})`. Per image it equals MONAI's
+    ``compute_dice(..., include_background=True, ignore_empty=False)`` on one-hot maps.
     """
     p = as_array(prediction, "prediction")
     t = as_array(target, "target")
@@ -903,10 +875,19 @@ def class_dice(prediction, target, n_classes: int) -> np.ndarray:
         raise ValueError(f"prediction and target must have the same shape, got {p.shape} and "
                          f"{t.shape}")
     k = as_int(n_classes, "n_classes", low=2, high=256)
+    each = as_bool(per_image, "per_image")
+    if each and (p.ndim < 2 or p.shape[0] == 0):
+        raise ValueError(f"prediction must be (N, ...) with N >= 1 images when per_image=True, "
+                         f"got shape {p.shape}")
     for name, a in (("prediction", p), ("target", t)):
-        if np.any(a != np.round(a)) or np.any(a < 0) or np.any(a >= k):
+        if a.size and (np.any(a != np.round(a)) or np.any(a < 0) or np.any(a >= k)):
             raise ValueError(f"{name} must hold integer classes in [0, n_classes={k})")
-    pi, ti = p.astype(np.int64).ravel(), t.astype(np.int64).ravel()
-    inter = np.bincount(pi[pi == ti], minlength=k).astype(np.float64)
-    sizes = np.bincount(pi, minlength=k) + np.bincount(ti, minlength=k)
-    return np.where(sizes > 0, 2 * inter / np.where(sizes > 0, sizes, 1), 1.0)
+    if p.size == 0:
+        raise ValueError("prediction must not be empty")
+    pi, ti = p.astype(np.int64), t.astype(np.int64)
+    pairs = zip(pi, ti) if each else [(pi, ti)]
+    counts = np.stack([_metrics.confusion_matrix(a, b, n_classes=k) for a, b in pairs])
+    inter = np.diagonal(counts, axis1=1, axis2=2).astype(np.float64)
+    sizes = counts.sum(axis=1) + counts.sum(axis=2)
+    out = np.where(sizes > 0, 2 * inter / np.where(sizes > 0, sizes, 1), 1.0)
+    return out if each else out[0]

@@ -24,8 +24,11 @@ except ImportError as exc:
         "rest of medlib works without it") from exc
 
 from . import data_efficient as _data_efficient  # noqa: E402
+from . import uncertainty as _uncertainty  # noqa: E402
 from .data_efficient import *  # noqa: E402,F401,F403
+from .uncertainty import *  # noqa: E402,F401,F403
 
 __all__: list[str] = [
+    *_uncertainty.__all__,
     *_data_efficient.__all__,
 ]

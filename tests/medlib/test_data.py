@@ -32,6 +32,8 @@ def test_every_manifest_entry_has_provenance():
             assert entry.get(key, "").strip(), f"{entry['name']} has no {key}"
         for nb in entry["used_in"]:
             assert (ROOT / nb).is_file(), f"{entry['name']} is used_in missing {nb}"
+        assert len(set(entry["used_in"])) == len(entry["used_in"]), (
+            f"{entry['name']} lists a notebook twice in used_in")
         for lic in re.findall(r"licenses/[\w.-]+", entry["licence"]):
             assert (ROOT / "data" / lic).is_file(), f"{entry['name']} names missing {lic}"
 

@@ -166,6 +166,31 @@ def test_fit_full_batch_equals_adam_by_hand():
     np.testing.assert_allclose(_flat(ours).numpy(), _flat(ref).numpy(), atol=1e-5)
 
 
+def test_fit_betas_are_adams_and_refused_out_of_range():
+    x, y = _toy(6)
+    ours, ref = nn.tiny_segmenter(3, seed=2), nn.tiny_segmenter(3, seed=2)
+    nn.fit(ours, x, y, F.binary_cross_entropy_with_logits, steps=4, batch_size=6, lr=0.02,
+           seed=0, progress=False, betas=(0.5, 0.999))
+    opt = torch.optim.Adam(ref.parameters(), lr=0.02, betas=(0.5, 0.999))
+    xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+    for _ in range(4):
+        opt.zero_grad()
+        F.binary_cross_entropy_with_logits(ref(xt), yt).backward()
+        opt.step()
+    np.testing.assert_allclose(_flat(ours).numpy(), _flat(ref).numpy(), atol=1e-5)
+    default = nn.tiny_segmenter(3, seed=2)
+    nn.fit(default, x, y, F.binary_cross_entropy_with_logits, steps=4, batch_size=6, lr=0.02,
+           seed=0, progress=False)
+    assert not np.allclose(_flat(default).numpy(), _flat(ours).numpy(), atol=1e-5)
+    for bad in ((0.9, 1.0), (-0.1, 0.9)):
+        with pytest.raises(ValueError, match="betas"):
+            nn.fit(nn.tiny_segmenter(3), x, y, F.binary_cross_entropy_with_logits, steps=1,
+                   progress=False, betas=bad)
+    with pytest.raises(TypeError, match="betas"):
+        nn.fit(nn.tiny_segmenter(3), x, y, F.binary_cross_entropy_with_logits, steps=1,
+               progress=False, betas=0.9)
+
+
 def test_fit_batches_are_an_epochwise_permutation():
     n = 7
     x = np.arange(n, dtype=np.float64).reshape(n, 1, 1, 1) * np.ones((1, 1, 2, 2))

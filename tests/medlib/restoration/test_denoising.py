@@ -13,6 +13,7 @@ from scipy import ndimage
 from skimage.metrics import peak_signal_noise_ratio
 from skimage.restoration import denoise_tv_chambolle
 
+from medlib.nn import fit
 from medlib.restoration import denoising as dn
 
 torch.set_num_threads(1)
@@ -29,7 +30,9 @@ def _pairs(seed=0, n=3, size=24, sigma=80.0):
 _X8 = np.random.default_rng(1).normal(0, 100.0, (1, 8, 8))
 
 BAD_INPUT_CALLS = {
-    "restoration.denoising.DnCNN": Entry(lambda: C(3, 3, seed=1), mutate=False),
+    "restoration.denoising.DnCNN": Entry(lambda: C(3, 3, identity_init=True, seed=1),
+                                         mutate=False),
+    "restoration.denoising.crop_augment": Entry(lambda: C(8, 3)),
     "restoration.denoising.train_denoiser": Entry(
         lambda: C(_X8, _X8 * 0.5, steps=2, batch_size=2, patch_size=8, channels=2, depth=2)),
     "restoration.denoising.denoise": Entry(
@@ -70,6 +73,40 @@ def test_dncnn_receptive_field_is_2_depth_plus_1_without_dilation_and_wider_with
         assert int(rows.max() - rows.min() + 1) == expected
 
 
+def test_identity_init_makes_the_untrained_network_the_identity_with_the_same_hidden_layers():
+    a = dn.DnCNN(4, 3, identity_init=True, seed=2)
+    b = dn.DnCNN(4, 3, seed=2)                       # default: last layer scaled by 0.1
+    x = torch.randn(2, 1, 9, 11, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(a(x), x)
+        assert not torch.equal(b(x), x)
+    assert int(torch.count_nonzero(a.body[-1].weight.detach())) == 0
+    assert int(torch.count_nonzero(b.body[-1].weight.detach())) > 0
+    for la, lb in zip(list(a.parameters())[:-2], list(b.parameters())[:-2]):
+        assert torch.equal(la, lb)                   # same draws for the hidden layers
+    with pytest.raises(TypeError, match="identity_init"):
+        dn.DnCNN(identity_init="yes")
+
+
+# --- the patch recipe -------------------------------------------------------------------------
+
+def test_crop_augment_cuts_the_same_patches_of_x_and_y_by_slicing_and_is_deterministic():
+    x = torch.arange(2 * 10 * 12, dtype=torch.float32).reshape(2, 1, 10, 12)
+    y = -x
+    aug = dn.crop_augment(4, 5)
+    xp, yp = aug(x, y, torch.Generator().manual_seed(3))
+    assert xp.shape == yp.shape == (5, 1, 4, 4)
+    assert torch.equal(yp, -xp)
+    for patch in xp[:, 0]:                           # every patch is a slice of one image
+        v = int(patch[0, 0])
+        k, r, c = v // 120, (v % 120) // 12, v % 12
+        assert torch.equal(patch, x[k, 0, r:r + 4, c:c + 4])
+    xq, _ = aug(x, y, torch.Generator().manual_seed(3))
+    assert torch.equal(xp, xq)
+    with pytest.raises(ValueError, match="patch_size"):
+        dn.crop_augment(16, 2)(x, y, torch.Generator())
+
+
 # --- training ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("loss, reference", [("l1", F.l1_loss), ("l2", F.mse_loss)])
@@ -98,6 +135,17 @@ def test_training_is_bit_reproducible_pure_and_leaves_the_global_state_alone():
     np.testing.assert_array_equal(noisy, n0)
     np.testing.assert_array_equal(clean, c0)
     assert not a.training
+
+
+def test_train_denoiser_is_the_shared_trainer_fit_with_the_patch_recipe():
+    noisy, clean = _pairs(n=3, size=20)
+    model, history = dn.train_denoiser(noisy, clean, steps=4, batch_size=5, patch_size=12,
+                                       channels=3, depth=3, seed=6)
+    ref = dn.DnCNN(3, 3, seed=6)
+    h = fit(ref, noisy[:, None] / 1000.0, clean[:, None] / 1000.0, F.mse_loss, steps=4,
+            batch_size=3, lr=2e-3, seed=6, augment=dn.crop_augment(12, 5), progress=False)
+    assert history == h.loss
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), ref.parameters()))
 
 
 def test_training_lowers_the_error_on_held_out_images():

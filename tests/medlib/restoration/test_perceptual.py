@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from badinput import C, Entry
 
+from medlib.nn import fit
+from medlib.restoration import denoising as dn
 from medlib.restoration import perceptual as P
 
 
@@ -30,7 +32,6 @@ def _tiny_ae():
 
 BAD_INPUT_CALLS = {
     "restoration.perceptual.ConvAutoencoder": Entry(lambda: C((2, 3, 4), seed=0)),
-    "restoration.perceptual.ResidualDenoiser": Entry(lambda: C(4, 3, seed=0)),
     "restoration.perceptual.PatchDiscriminator": Entry(lambda: C(4, seed=0)),
     "restoration.perceptual.PerceptualLoss": Entry(lambda: C(_tiny_ae(), (1, 2),
                                                              reduction="mean"),
@@ -40,7 +41,8 @@ BAD_INPUT_CALLS = {
     "restoration.perceptual.generator_loss": Entry(
         lambda: C(torch.tensor([1.0, -2.0, 0.5]), saturating=False)),
     "restoration.perceptual.restore": Entry(
-        lambda: C(P.ResidualDenoiser(4, 3, seed=0), _images(2, 8))),
+        lambda: C(dn.DnCNN(4, 3, identity_init=True, seed=0), _images(2, 8)),
+        skip={"model"}),   # a network: not mutated
     "restoration.perceptual.train_autoencoder": Entry(
         lambda: C(_images(2, 8), steps=2, crop=8, batch=2, lr=1e-3, channels=(2, 2, 2),
                   seed=0)),
@@ -100,7 +102,7 @@ def test_perceptual_loss_zero_for_identical_and_positive_otherwise():
 def test_perceptual_gradients_reach_the_generator_only():
     ae = _tiny_ae()
     loss_fn = P.PerceptualLoss(ae)
-    gen = P.ResidualDenoiser(4, 3, seed=1)
+    gen = dn.DnCNN(4, 3, identity_init=True, seed=1)
     torch.nn.init.normal_(gen.body[-1].weight, std=0.1)   # leave the identity start
     x = torch.randn(2, 1, 16, 16, generator=torch.Generator().manual_seed(5))
     y = torch.randn(2, 1, 16, 16, generator=torch.Generator().manual_seed(6))
@@ -189,8 +191,8 @@ def test_patch_discriminator_receptive_field_is_18_pixels():
 # ---------------------------------------------------------------------------------------------
 # Networks and training
 # ---------------------------------------------------------------------------------------------
-def test_untrained_residual_denoiser_is_the_identity_and_restore_keeps_shapes():
-    g = P.ResidualDenoiser(4, 3, seed=0)
+def test_untrained_generator_is_the_identity_and_restore_keeps_shapes():
+    g = dn.DnCNN(4, 3, identity_init=True, seed=0)
     img = _images(2, 12)
     np.testing.assert_allclose(P.restore(g, img), img, atol=1e-6)
     assert P.restore(g, img[0]).shape == (12, 12)
@@ -203,7 +205,7 @@ def test_networks_leave_global_random_state_untouched():
     state = torch.random.get_rng_state()
     P.ConvAutoencoder(seed=3)
     P.PatchDiscriminator(seed=3)
-    P.ResidualDenoiser(seed=3)
+    dn.DnCNN(seed=3, identity_init=True)
     assert torch.equal(state, torch.random.get_rng_state())
 
 
@@ -244,4 +246,45 @@ def test_training_refuses_bad_arguments():
     with pytest.raises(ValueError, match="crop"):
         P.train_autoencoder(img, steps=1, crop=10)
     with pytest.raises(TypeError, match="seed"):
-        P.ResidualDenoiser(seed=np.random.default_rng(0))
+        P.ConvAutoencoder(seed=np.random.default_rng(0))
+
+
+def test_training_goes_through_the_shared_trainer_fit():
+    """train_autoencoder and train_restorer (pixel, perceptual) are fit with crop_augment."""
+    imgs = _images(3, 16)
+    ae, hist = P.train_autoencoder(imgs, steps=6, crop=8, batch=4, lr=1e-3,
+                                   channels=(2, 3, 4), seed=4)
+    ref = P.ConvAutoencoder((2, 3, 4), seed=4)
+    h_ref = fit(ref, imgs[:, None], imgs[:, None], F.mse_loss, steps=6, batch_size=3, lr=1e-3,
+                seed=4, augment=dn.crop_augment(8, 4), progress=False)
+    assert hist == h_ref.loss
+    assert all(torch.equal(a, b) for a, b in zip(ae.state_dict().values(),
+                                                 ref.state_dict().values()))
+    noisy = imgs + _images(3, 16, seed=1)
+    g, h = P.train_restorer(noisy, imgs, steps=6, crop=8, batch=2, lr=1e-3, channels=3,
+                            depth=3, seed=5)
+    ref_g = dn.DnCNN(3, 3, identity_init=True, seed=5)
+    h_g = fit(ref_g, noisy[:, None], imgs[:, None], F.mse_loss, steps=6, batch_size=2, lr=1e-3,
+              seed=5, augment=dn.crop_augment(8, 2), progress=False)
+    np.testing.assert_allclose(h["pixel"], h_g.loss, rtol=1e-6)
+    assert all(torch.equal(a, b) for a, b in zip(g.state_dict().values(),
+                                                 ref_g.state_dict().values()))
+
+
+def test_adversarial_training_alternates_one_discriminator_step_per_generator_step():
+    """The discriminator loss recorded at step 0 is that of the untrained discriminator on the
+    untrained (identity) generator's output, and the discriminator changes during training."""
+    rng = np.random.default_rng(3)
+    clean = np.zeros((2, 16, 16))
+    clean[:, 4:12, 4:12] = 1.0
+    noisy = clean + rng.normal(0, 0.3, clean.shape)
+    _, h = P.train_restorer(noisy, clean, adversarial_weight=0.1, steps=3, crop=16, batch=2,
+                            channels=3, depth=3, seed=7)
+    d0 = P.PatchDiscriminator(seed=8)           # the discriminator's seed is the generator's + 1
+    x = torch.as_tensor(noisy[:, None], dtype=torch.float32)
+    y = torch.as_tensor(clean[:, None], dtype=torch.float32)
+    with torch.no_grad():   # whole-image crops, 2 drawn with replacement: one of 4 batches
+        options = [float(P.discriminator_loss(d0(y[[i, j]]), d0(x[[i, j]])))
+                   for i in range(2) for j in range(2)]
+    assert min(abs(h["discriminator"][0] - v) for v in options) < 1e-5
+    assert len(h["discriminator"]) == 3 and len(set(h["discriminator"])) == 3

@@ -8,7 +8,7 @@ import pytest
 from badinput import C, Entry
 from scipy import ndimage
 
-from medlib import data, nn
+from medlib import data
 from medlib import segmentation as seg
 
 BAD_INPUT_CALLS = {
@@ -29,12 +29,11 @@ BAD_INPUT_CALLS = {
     "segmentation.datasets.staple": Entry(lambda: C(np.stack([_disc(), _disc(1), _disc(2)]))),
     "segmentation.datasets.StapleResult": Entry(
         lambda: C(np.zeros(2), np.ones(2), np.ones(2), 0.5, 1), mutate=False),
-    "segmentation.datasets.small_segmenter": Entry(lambda: C(1, 2, width=2, seed=0)),
     "segmentation.datasets.predict_labels": Entry(
-        lambda: C(seg.small_segmenter(1, 2, width=2), np.zeros((1, 1, 8, 8), np.float32)),
+        lambda: C(seg.UNet(1, 2, depth=1, base_channels=2), np.zeros((1, 1, 8, 8), np.float32)),
         skip={"model"}),
     "segmentation.datasets.class_dice": Entry(
-        lambda: C(np.array([[0, 1], [2, 1]]), np.array([[0, 1], [1, 1]]), 3)),
+        lambda: C(np.array([[0, 1], [2, 1]]), np.array([[0, 1], [1, 1]]), 3, per_image=True)),
     "segmentation.datasets.concat": Entry(
         lambda: C(seg.SliceSet(np.zeros((1, 1, 2, 2), np.float32), np.zeros((1, 2, 2), np.int64),
                                np.array(["a"]), np.zeros(1), ("bg", "fg"), (1.0, 1.0))),
@@ -260,28 +259,21 @@ def test_pairwise_dice_against_scipy():
 
 
 # ---------------------------------------------------------------------------------------------
-# The small network and its trainer
+# Predictions and scores of a multi-class network
 # ---------------------------------------------------------------------------------------------
-def test_training_is_bit_reproducible_and_leaves_the_global_state():
+def test_predict_labels_is_the_argmax_of_the_logits_and_refuses_a_misfit():
     torch = pytest.importorskip("torch")
-    torch.set_num_threads(1)
     s = seg.brain_tissue_slices(z_range_mm=(10, 30), step_mm=10, size=32)
-    torch.manual_seed(99)
-    state = torch.get_rng_state()
-    nets = []
-    for _ in range(2):
-        net = seg.small_segmenter(1, 3, width=4, seed=7)
-        hist = nn.fit(net, s.images, s.labels, torch.nn.CrossEntropyLoss(), steps=5,
-                      batch_size=2, lr=0.01, seed=3, progress=False)
-        nets.append(net)
-        assert hist.loss[-1] < hist.loss[0]
-    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
-        assert torch.equal(a, b)
-    assert torch.equal(torch.get_rng_state(), state)
-    pred = seg.predict_labels(nets[0], s.images)
+    net = seg.UNet(1, 3, depth=2, base_channels=4, seed=7)
+    pred = seg.predict_labels(net, s.images)
+    with torch.no_grad():
+        logits = net.eval()(torch.as_tensor(s.images)).numpy()
     assert pred.shape == s.labels.shape and pred.dtype == np.int64
+    np.testing.assert_array_equal(pred, np.argmax(logits, axis=1))
     with pytest.raises(ValueError, match="images"):
-        seg.predict_labels(nets[0], s.images[:, :, :30, :30])
+        seg.predict_labels(net, s.images[:, :, :30, :30])      # not divisible by 2**depth
+    with pytest.raises(TypeError, match="model"):
+        seg.predict_labels(lambda x: x, s.images)
 
 
 def test_class_dice_against_the_course_dice():
@@ -293,3 +285,24 @@ def test_class_dice_against_the_course_dice():
         assert ours[k] == pytest.approx(dice(p == k, t == k))
     with pytest.raises(ValueError, match="target"):
         seg.class_dice(p, t + 3, 3)
+
+
+def test_class_dice_per_image_equals_monai_compute_dice():
+    torch = pytest.importorskip("torch")
+    monai_metrics = pytest.importorskip("monai.metrics")
+    rng = np.random.default_rng(1)
+    p, t = rng.integers(0, 3, (5, 8, 8)), rng.integers(0, 3, (5, 8, 8))
+    p[0], t[0] = 0, 0                                  # classes 1 and 2 empty on both sides
+    t[1][t[1] == 2] = 1                                # class 2 predicted but absent
+    ours = seg.class_dice(p, t, 3, per_image=True)
+    onehot = lambda a: torch.nn.functional.one_hot(torch.as_tensor(a), 3).movedim(-1, 1)  # noqa
+    ref = monai_metrics.compute_dice(onehot(p), onehot(t), include_background=True,
+                                     ignore_empty=False).numpy()
+    assert ours.shape == (5, 3)
+    np.testing.assert_allclose(ours, ref, atol=1e-6)
+    assert ours[0, 1] == 1.0 and ours[1, 2] == 0.0
+    # the pooled Dice is not the mean of the per-image ones (ratios of sums)
+    pooled = seg.class_dice(p, t, 3)
+    assert not np.allclose(pooled, ours.mean(axis=0))
+    with pytest.raises(ValueError, match="per_image"):
+        seg.class_dice(p[0, 0, 0], t[0, 0, 0], 3, per_image=True)
