@@ -23,12 +23,15 @@ except ImportError as exc:
         "extra, from the repository's root: pip install -c constraints.txt -e \".[dl]\" ; the "
         "rest of medlib works without it") from exc
 
+from . import data_efficient as _data_efficient  # noqa: E402
 from . import interpretability as _interpretability  # noqa: E402
 from . import uncertainty as _uncertainty  # noqa: E402
+from .data_efficient import *  # noqa: E402,F401,F403
 from .interpretability import *  # noqa: E402,F401,F403
 from .uncertainty import *  # noqa: E402,F401,F403
 
-__all__: list[str] = [
+__all__ = [
     *_interpretability.__all__,
     *_uncertainty.__all__,
+    *_data_efficient.__all__,
 ]
