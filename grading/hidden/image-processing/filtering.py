@@ -1,7 +1,8 @@
-# Hidden tests of chapters/image-processing/filtering.ipynb (instructor-only: the student branch leaves
-# grading/hidden/ out). Each block runs after the public check of its exercise, in the
-# notebook's namespace; tools/grade.py awards its points when it passes. They check what the
-# public check does not: another input, an edge case, the physics of the answer.
+# Hidden tests of chapters/image-processing/filtering.ipynb
+# (instructor-only: the student branch leaves grading/hidden/ out).
+# Each block runs after the public check of its exercise, in the notebook's namespace;
+# tools/grade.py awards its points when it passes. They check what the public
+# check does not: another input, an edge case, the physics of the answer.
 
 # %% exercise 1, 1 point, image-processing-filtering-ex1
 # Another input than the notebook's slice (a random image and an impulse): the kernel is the
