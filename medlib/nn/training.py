@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .._validate import as_array, as_bool, as_int, as_scalar
+from ._validate import as_module
 
 __all__ = ["History", "fit", "numpy_loss", "predict", "train"]
 
@@ -26,10 +27,7 @@ _MAX_STEPS = 1_000_000                            # a full-batch loop on a toy s
 
 
 def _as_model(model) -> torch.nn.Module:
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module (e.g. tiny_segmenter()), got "
-                        f"{type(model).__name__}")
-    return model
+    return as_module(model, example="tiny_segmenter()")
 
 
 def _as_float32_batch(value, name: str, **checks) -> torch.Tensor:
@@ -217,7 +215,8 @@ def _as_target_batch(value, n: int) -> torch.Tensor:
 
 def fit(model: torch.nn.Module, images, targets, loss_fn, *, steps: int = 150,
         batch_size: int = 8, lr: float = 1e-3, seed: int = 0, val=None, val_every: int = 25,
-        augment=None, progress: bool = True, betas=(0.9, 0.999)) -> History:
+        augment=None, progress: bool = True, betas=(0.9, 0.999),
+        after_step=None) -> History:
     """Train ``model`` with Adam on mini-batches drawn deterministically from a seed.
 
     Parameters
@@ -259,6 +258,11 @@ def fit(model: torch.nn.Module, images, targets, loss_fn, *, steps: int = 150,
         Adam's decay rates of its running means of the gradient and of its square, each in
         [0, 1) (default (0.9, 0.999), PyTorch's). Adversarial training uses (0.5, 0.999)
         (Radford et al. 2016): a shorter gradient memory for a moving target.
+    after_step : callable, optional
+        ``after_step(model, step)``, called after each optimiser step (``step`` counts from 0)
+        and before that step's validation, e.g. to update an exponential moving average of the
+        weights (the mean teacher of :func:`medlib.trust.mean_teacher`). None (default) for
+        none.
 
     Returns
     -------
@@ -268,8 +272,8 @@ def fit(model: torch.nn.Module, images, targets, loss_fn, *, steps: int = 150,
     Raises
     ------
     TypeError
-        If ``model`` is not a ``torch.nn.Module`` or ``loss_fn``, ``val`` or ``augment`` is not
-        callable.
+        If ``model`` is not a ``torch.nn.Module`` or ``loss_fn``, ``val``, ``augment`` or
+        ``after_step`` is not callable.
     ValueError
         On out-of-range ``steps``, ``batch_size``, ``lr``, ``seed`` or ``val_every``, targets
         without one entry per image, values beyond float32's range, or a non-finite loss.
@@ -292,6 +296,9 @@ def fit(model: torch.nn.Module, images, targets, loss_fn, *, steps: int = 150,
     if augment is not None and not callable(augment):
         raise TypeError(f"augment must be a callable augment(x, y, generator) or None, got "
                         f"{type(augment).__name__}")
+    if after_step is not None and not callable(after_step):
+        raise TypeError(f"after_step must be a callable after_step(model, step) or None, got "
+                        f"{type(after_step).__name__}")
     n_steps = as_int(steps, "steps", low=1, high=_MAX_STEPS)
     rate = as_scalar(lr, "lr", low=0.0, low_inclusive=False, high=1.0)
     s = as_int(seed, "seed", low=0, high=2 ** 63 - 1)
@@ -341,6 +348,8 @@ def fit(model: torch.nn.Module, images, targets, loss_fn, *, steps: int = 150,
                                  "loss_fn and the targets")
             loss.backward()
             optimiser.step()
+            if after_step is not None:
+                after_step(model, step)
             history.loss.append(value)
             if val is not None and ((step + 1) % every == 0 or step + 1 == n_steps):
                 model.eval()

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .._validate import as_array, as_bool, as_choice, as_int, as_scalar
+from ..nn._validate import as_module
 from ..nn.training import fit
 from ..noise import noise_power_spectrum
 
@@ -262,9 +263,7 @@ def denoise(model, images) -> np.ndarray:
     ValueError
         If ``images`` is not 2D or 3D and finite.
     """
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module (e.g. from train_denoiser), got "
-                        f"{type(model).__name__}")
+    as_module(model, example="from train_denoiser")
     arr = as_array(images, "images", ndim=(2, 3))
     if arr.size and np.max(np.abs(arr)) > _FLOAT32_MAX:
         raise ValueError(f"images holds values up to {np.max(np.abs(arr)):.3g}, beyond "

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validate import as_array, as_bool, as_int, as_scalar
+from ..nn._validate import as_module
 from ..nn.training import fit
 from .denoising import DnCNN, _apply, crop_augment
 
@@ -499,8 +500,7 @@ def restore(model: nn.Module, images) -> np.ndarray:
     ValueError
         If ``images`` is not a finite 2D image or stack of them.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    as_module(model)
     arr = as_array(images, "images", ndim=(2, 3))
     if np.max(np.abs(arr)) > _FLOAT32_MAX:
         raise ValueError("images hold values beyond float32's range")

@@ -36,6 +36,7 @@ from scipy import ndimage
 from torch import nn
 
 from .._validate import as_array, as_bool, as_choice, as_int, as_mask, as_scalar, as_shape
+from ..nn._validate import as_module
 
 __all__ = ["FCN", "NaiveSegmenter", "UNet", "conv_flops", "count_parameters",
            "empirical_receptive_field", "hausdorff_distance", "receptive_field"]
@@ -466,8 +467,7 @@ def empirical_receptive_field(model: nn.Module, shape) -> tuple[int, ...]:
     ValueError
         If ``shape`` is too small to contain the receptive field.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    as_module(model)
     size = as_shape(shape, "shape", low=1, max_elements=2 ** 24)
     probe = _probe_copy(model)
     c = int(getattr(model, "in_channels", 1))
@@ -496,8 +496,7 @@ def count_parameters(model: nn.Module) -> int:
     TypeError
         If ``model`` is not a ``torch.nn.Module``.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    as_module(model)
     return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
 
 
@@ -528,8 +527,7 @@ def conv_flops(model: nn.Module, shape) -> int:
     ValueError
         If ``shape`` is not a shape.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    as_module(model)
     size = as_shape(shape, "shape", low=1, max_elements=2 ** 24)
     total = [0]
 

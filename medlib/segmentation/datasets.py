@@ -40,6 +40,7 @@ from scipy import ndimage
 from .. import data as _data
 from .._validate import as_array, as_bool, as_choice, as_int, as_mask, as_rng, as_scalar
 from ..dl import metrics as _metrics
+from ..nn._validate import as_module
 from ..prep.lung_pipeline import lung_mask as _prep_lung_mask
 
 __all__ = [
@@ -823,8 +824,7 @@ def predict_labels(model: torch.nn.Module, images) -> np.ndarray:
     probability of ONE foreground logit map (binary tasks); with K class channels the decision
     is the arg max over the channels (the softmax is monotone and not needed).
     """
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    as_module(model)
     x = torch.as_tensor(as_array(images, "images", ndim=4, low=-3.4e38, high=3.4e38),
                         dtype=torch.float32)
     model.eval()

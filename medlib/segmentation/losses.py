@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .._validate import as_array, as_bool, as_choice, as_mask, as_scalar
+from ..nn._validate import as_tensor
 
 __all__ = [
     "DiceCELoss",
@@ -40,25 +41,7 @@ _REDUCTIONS = ("sum", "mean", "none")
 
 def _tensor(value, name: str, *, min_ndim: int = 2) -> torch.Tensor:
     """``value`` as a finite real floating tensor (a tensor keeps its graph and dtype)."""
-    if isinstance(value, torch.Tensor):
-        if value.is_complex() or value.dtype == torch.bool:
-            raise TypeError(f"{name} must hold real numbers, got a tensor of {value.dtype}")
-        t = value if value.is_floating_point() else value.to(torch.float64)
-        if t.numel() == 0:
-            raise ValueError(f"{name} is empty")
-        if not bool(torch.isfinite(t).all()):
-            raise ValueError(f"{name} must be finite (no NaN or infinity)")
-    else:
-        if isinstance(value, (str, bytes)) or value is None:
-            raise TypeError(f"{name} must be a tensor or an array of numbers, got {value!r}")
-        arr = np.asarray(value)
-        if arr.dtype.kind == "b":
-            raise TypeError(f"{name} must hold real numbers, got booleans")
-        t = torch.as_tensor(as_array(value, name, real=True))
-    if t.ndim < min_ndim:
-        raise ValueError(f"{name} must have at least {min_ndim} dimensions (N, C, *spatial), "
-                         f"got shape {tuple(t.shape)}")
-    return t
+    return as_tensor(value, name, min_ndim=min_ndim)
 
 
 def _target_like(target, x: torch.Tensor, x_name: str, name: str = "target") -> torch.Tensor:

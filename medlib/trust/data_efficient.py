@@ -544,7 +544,10 @@ def mean_teacher(student: torch.nn.Module, images, targets, unlabelled, loss_fn,
         \\big\\| \\sigma(f(x + \\eta; \\theta)) - \\sigma(f(x + \\eta'; \\theta')) \\big\\|^2
 
     the squared difference of the probabilities (softmax, or sigmoid for one channel) averaged
-    over pixels, classes and images, the teacher's side without gradient. The student's pass
+    over pixels, classes and images, the teacher's side without gradient. The loop is
+    :func:`medlib.nn.fit`'s (its ``augment`` hook draws the unlabelled batch and the noises from
+    fit's generator, its loss adds the consistency term, its ``after_step`` hook updates the
+    teacher), so the seed fixes everything as in ``fit``. The student's pass
     on the unlabelled batch is in training mode: it also updates the student's batch-norm
     running statistics (used at test time), even with ``consistency=0``; compare with that
     ablation, not only with :func:`medlib.nn.fit`, to isolate the consistency term.
@@ -557,86 +560,58 @@ def mean_teacher(student: torch.nn.Module, images, targets, unlabelled, loss_fn,
     consistency targets improve semi-supervised deep learning results", NeurIPS 2017.
     S. Laine, T. Aila, "Temporal ensembling for semi-supervised learning", ICLR 2017.
     """
-    from tqdm.auto import tqdm
-
     model = _as_model(student)
-    for name, f in (("loss_fn", loss_fn), ("augment", augment), ("val", val)):
-        if (f is not None or name == "loss_fn") and not callable(f):
-            raise TypeError(f"{name} must be callable, got {type(f).__name__}")
-    n_steps = as_int(steps, "steps", low=1, high=_MAX_STEPS)
-    rate = as_scalar(lr, "lr", low=0.0, low_inclusive=False, high=1.0)
-    s = as_int(seed, "seed", low=0, high=2 ** 63 - 1)
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
+    if val is not None and not callable(val):
+        raise TypeError(f"val must be callable, got {type(val).__name__}")
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be callable, got {type(augment).__name__}")
     b = as_scalar(beta, "beta", low=0.0, high=1.0)
     lam = as_scalar(consistency, "consistency", low=0.0, high=1e6)
     ramp = as_int(rampup_steps, "rampup_steps", low=0, high=_MAX_STEPS)
     sigma = as_scalar(noise_std, "noise_std", low=0.0, high=10.0)
-    every = as_int(val_every, "val_every", low=1, high=_MAX_STEPS)
-    show = as_bool(progress, "progress")
     x = _as_images(images, "images")
-    n = int(x.shape[0])
-    y = _as_target_batch(targets, n)
     u = _as_images(unlabelled, "unlabelled")
     if u.shape[1:] != x.shape[1:]:
         raise ValueError(f"unlabelled must have the images' shape (M, C, H, W) = "
                          f"(M, *{tuple(x.shape[1:])}), got {tuple(u.shape)}")
-    bs = as_int(batch_size, "batch_size", low=1, high=n)
     bu = as_int(unlabelled_batch_size, "unlabelled_batch_size", low=1, high=10_000)
 
     teacher = copy.deepcopy(model)
     for p in teacher.parameters():
         p.requires_grad_(False)
-    history = History()
-    optimiser = torch.optim.Adam(model.parameters(), lr=rate)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(s)
-        gen = torch.Generator().manual_seed(s)
-        order, pos = torch.randperm(n, generator=gen), 0
-        bar = tqdm(range(n_steps), disable=not show, desc="mean teacher", leave=False)
-        for step in bar:
-            if pos + bs > n:
-                order, pos = torch.randperm(n, generator=gen), 0
-            idx = order[pos:pos + bs]
-            pos += bs
-            xb, yb = x[idx], y[idx]
-            xu = u[torch.randint(u.shape[0], (bu,), generator=gen)]
-            if augment is not None:
-                xb, yb = augment(xb, yb, gen)
-                xu, _ = augment(xu, xu, gen)
-            noise_s = torch.randn(xu.shape, generator=gen) * sigma
-            noise_t = torch.randn(xu.shape, generator=gen) * sigma
-            model.train()
-            optimiser.zero_grad()
-            try:
-                out_l = model(xb)
-                out_u = model(xu + noise_s)
-            except (RuntimeError, ValueError) as exc:
-                raise ValueError(f"images of shape {tuple(x.shape)} do not fit the model: "
-                                 f"{exc}") from exc
-            try:
-                supervised = loss_fn(out_l, yb)
-            except (RuntimeError, ValueError) as exc:
-                raise ValueError(f"targets of shape {tuple(y.shape)} do not fit the model's "
-                                 f"output {tuple(out_l.shape)} in loss_fn: {exc}") from exc
-            teacher.eval()
-            with torch.no_grad():
-                target_u = _probabilities(teacher(xu + noise_t))
-            cons = ((_probabilities(out_u) - target_u) ** 2).mean()
-            t = 1.0 if ramp == 0 else min(1.0, step / ramp)
-            loss = supervised + lam * math.exp(-5.0 * (1.0 - t) ** 2) * cons
-            value = float(loss.detach())
-            if not np.isfinite(value):
-                raise ValueError(f"the loss became {value} at step {step}: lower lr")
-            loss.backward()
-            optimiser.step()
-            ema_update(teacher, model, min(b, 1.0 - 1.0 / (step + 2)))
-            history.loss.append(value)
-            if val is not None and ((step + 1) % every == 0 or step + 1 == n_steps):
-                with torch.no_grad():
-                    history.val.append(float(val(teacher)))
-                history.val_steps.append(step + 1)
-            if show and (step % 10 == 0 or step + 1 == n_steps):
-                bar.set_postfix(loss=f"{value:.4f}")
-        bar.close()
-    model.eval()
+    # medlib.nn.fit runs the loop; three hooks add the mean teacher. ``augment`` also draws this
+    # step's unlabelled batch and its two noises from fit's generator; the loss adds the
+    # consistency term; ``after_step`` updates the teacher and counts the steps for the ramp.
+    state = {"step": 0}
+
+    def draw(xb, yb, gen):
+        xu = u[torch.randint(u.shape[0], (bu,), generator=gen)]
+        if augment is not None:
+            xb, yb = augment(xb, yb, gen)
+            xu, _ = augment(xu, xu, gen)
+        state["student"] = xu + torch.randn(xu.shape, generator=gen) * sigma
+        state["teacher"] = xu + torch.randn(xu.shape, generator=gen) * sigma
+        return xb, yb
+
+    def total_loss(out_l, yb):
+        out_u = model(state["student"])
+        supervised = loss_fn(out_l, yb)
+        teacher.eval()
+        with torch.no_grad():
+            target_u = _probabilities(teacher(state["teacher"]))
+        cons = ((_probabilities(out_u) - target_u) ** 2).mean()
+        t = 1.0 if ramp == 0 else min(1.0, state["step"] / ramp)
+        return supervised + lam * math.exp(-5.0 * (1.0 - t) ** 2) * cons
+
+    def update_teacher(trained, step):
+        ema_update(teacher, trained, min(b, 1.0 - 1.0 / (step + 2)))
+        state["step"] = step + 1
+
+    history = fit(model, x, targets, total_loss, steps=steps, batch_size=batch_size, lr=lr,
+                  seed=seed, val=None if val is None else (lambda _: val(teacher)),
+                  val_every=val_every, augment=draw, progress=progress,
+                  after_step=update_teacher)
     teacher.eval()
     return teacher, history

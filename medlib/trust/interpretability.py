@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from .._validate import as_array, as_bool, as_choice, as_int, as_mask, as_scalar, as_shape
+from ..nn._validate import as_module
 
 __all__ = ["grad_cam", "gradient_x_input", "integrated_gradients", "layer_order", "occlusion",
            "randomize_layers", "rank_correlation", "region_score", "saliency"]
@@ -47,10 +48,7 @@ _MAX_BATCH = 4096
 # Checks and helpers
 # ---------------------------------------------------------------------------------------------
 def _as_model(model, name: str = "model") -> torch.nn.Module:
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"{name} must be a torch.nn.Module (e.g. segmentation.UNet), got "
-                        f"{type(model).__name__}")
-    return model
+    return as_module(model, name, example="segmentation.UNet")
 
 
 def _as_score(score):

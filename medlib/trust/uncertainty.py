@@ -27,6 +27,7 @@ import torch
 from scipy import optimize, special, stats
 
 from .._validate import as_array, as_choice, as_int, as_scalar
+from ..nn._validate import as_module, as_tensor
 from ..restoration.denoising import DnCNN
 
 __all__ = [
@@ -58,26 +59,11 @@ _DROPOUT = (torch.nn.Dropout, torch.nn.Dropout1d, torch.nn.Dropout2d, torch.nn.D
 
 def _tensor(value, name: str) -> torch.Tensor:
     """``value`` as a finite real floating tensor; a tensor keeps its graph and dtype."""
-    if isinstance(value, torch.Tensor):
-        if value.is_complex() or value.dtype == torch.bool:
-            raise TypeError(f"{name} must hold real numbers, got a tensor of {value.dtype}")
-        t = value if value.is_floating_point() else value.to(torch.float64)
-        if t.numel() == 0:
-            raise ValueError(f"{name} is empty")
-        if not bool(torch.isfinite(t).all()):
-            raise ValueError(f"{name} must be finite (no NaN or infinity)")
-        return t
-    if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"{name} must be a tensor or an array of numbers, got {value!r}")
-    if np.asarray(value).dtype.kind == "b":
-        raise TypeError(f"{name} must hold real numbers, got booleans")
-    return torch.as_tensor(as_array(value, name, real=True))
+    return as_tensor(value, name)
 
 
 def _model(model, name: str = "model") -> torch.nn.Module:
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"{name} must be a torch.nn.Module, got {type(model).__name__}")
-    return model
+    return as_module(model, name)
 
 
 def _images(x, name: str = "x") -> torch.Tensor:

@@ -166,6 +166,33 @@ def test_fit_full_batch_equals_adam_by_hand():
     np.testing.assert_allclose(_flat(ours).numpy(), _flat(ref).numpy(), atol=1e-5)
 
 
+def test_fit_after_step_sees_each_updated_model_once_before_validation():
+    x, y = _toy(6)
+    model = nn.tiny_segmenter(3, seed=2)
+    start = _flat(model).clone()
+    seen, events = [], []
+
+    def after(m, step):
+        assert m is model
+        seen.append((step, _flat(m).clone()))
+        events.append(("after", step))
+
+    def val(m):
+        events.append(("val", len(seen) - 1))
+        return 0.0
+
+    nn.fit(model, x, y, F.binary_cross_entropy_with_logits, steps=4, batch_size=3, seed=0,
+           val=val, val_every=2, after_step=after, progress=False)
+    assert [s for s, _ in seen] == [0, 1, 2, 3]
+    assert not torch.equal(seen[0][1], start)              # called after the optimiser step
+    assert torch.equal(seen[-1][1], _flat(model))
+    assert events == [("after", 0), ("after", 1), ("val", 1), ("after", 2), ("after", 3),
+                      ("val", 3)]
+    with pytest.raises(TypeError, match="after_step"):
+        nn.fit(model, x, y, F.binary_cross_entropy_with_logits, steps=1, after_step=3,
+               progress=False)
+
+
 def test_fit_betas_are_adams_and_refused_out_of_range():
     x, y = _toy(6)
     ours, ref = nn.tiny_segmenter(3, seed=2), nn.tiny_segmenter(3, seed=2)
