@@ -118,13 +118,13 @@ def build(execute_missing: bool = False) -> float:
     log = ROOT / "_build" / "pdf-build.log"
     log.parent.mkdir(exist_ok=True)
     with open(log, "w") as f:
-        def run(cmd: list[str], cwd: Path) -> None:
+        def run(cmd: list[str], cwd: Path) -> int:
             proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True)
             for line in proc.stdout:
                 sys.stdout.write(line)
                 f.write(line)
-            proc.wait()
+            return proc.wait()
 
         # The LaTeX first (what `--builder pdflatex` does before running make), then the book's
         # parts put in (Sphinx drops the captions of _toc.yml's parts), then the PDF.
@@ -133,7 +133,14 @@ def build(execute_missing: bool = False) -> float:
         tex = PDF.with_suffix(".tex")
         if tex.is_file():
             tex.write_text(add_parts(tex.read_text(), ROOT / "_toc.yml"))
-            run([os.environ.get("MAKE", "make"), "all-pdf"], PDF.parent)
+            status = run([os.environ.get("MAKE", "make"), "all-pdf"], PDF.parent)
+            if status != 0:
+                # LaTeX may stop part-way and still leave a truncated PDF: that is a failure
+                errors = [ln for ln in log.read_text(errors="replace").splitlines()
+                          if ln.startswith("! ")][:5]
+                sys.exit(f"LaTeX failed (make all-pdf exited with {status}); first errors:\n  "
+                         + "\n  ".join(errors or ["(none found: see the log)"])
+                         + f"\nFull log: {log} and {PDF.with_suffix('.log')}")
     elapsed = time.perf_counter() - start
     text = log.read_text(errors="replace")
     if "Executing notebook" in text:        # myst-nb's message when it runs a notebook

@@ -352,7 +352,7 @@ def pretrain(model: torch.nn.Module, images, *, steps: int = 60, batch_size: int
     Notes
     -----
     .. math:: \\min_\\theta \\; \\mathbb{E}_{x, m}\\,
-        \\frac{\\| m \\odot (g_\\theta((1 - m) \\odot x) - x) \\|^2}{\\|m\\|_1}
+        \\frac{\\lVert m \\odot (g_\\theta((1 - m) \\odot x) - x) \\rVert^2}{\\lVert m \\rVert_1}
 
     :formula:`trust.self-supervised`
 
@@ -541,7 +541,7 @@ def mean_teacher(student: torch.nn.Module, images, targets, unlabelled, loss_fn,
     Notes
     -----
     .. math:: \\mathcal{L} = \\mathcal{L}_{\\text{sup}} + \\lambda\\,
-        \\big\\| \\sigma(f(x + \\eta; \\theta)) - \\sigma(f(x + \\eta'; \\theta')) \\big\\|^2
+        \\big\\lVert \\sigma(f(x + \\eta; \\theta)) - \\sigma(f(x + \\eta'; \\theta')) \\big\\rVert^2
 
     the squared difference of the probabilities (softmax, or sigmoid for one channel) averaged
     over pixels, classes and images, the teacher's side without gradient. The loop is
