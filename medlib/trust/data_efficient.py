@@ -541,7 +541,8 @@ def mean_teacher(student: torch.nn.Module, images, targets, unlabelled, loss_fn,
     Notes
     -----
     .. math:: \\mathcal{L} = \\mathcal{L}_{\\text{sup}} + \\lambda\\,
-        \\big\\lVert \\sigma(f(x + \\eta; \\theta)) - \\sigma(f(x + \\eta'; \\theta')) \\big\\rVert^2
+        \\big\\lVert \\sigma(f(x + \\eta; \\theta))
+        - \\sigma(f(x + \\eta'; \\theta')) \\big\\rVert^2
 
     the squared difference of the probabilities (softmax, or sigmoid for one channel) averaged
     over pixels, classes and images, the teacher's side without gradient. The loop is
