@@ -25,6 +25,18 @@ def _same(a, b) -> bool:
 
 
 @pytest.fixture
+def one_torch_thread():
+    """One PyTorch thread for the test, then the caller's count back: steadier and much faster
+    on a shared machine (TOOLCHAIN.md). Use with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    import torch  # only the torch-side test modules ask for this fixture
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def assert_inputs_unchanged():
     """Call ``func(*args, **kwargs)`` and fail if it modified any argument; return its result."""
 

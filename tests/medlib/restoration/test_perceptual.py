@@ -11,14 +11,7 @@ from medlib.nn import fit
 from medlib.restoration import denoising as dn
 from medlib.restoration import perceptual as P
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One PyTorch thread: steadier and much faster on a shared machine (TOOLCHAIN.md)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _images(n=3, size=16, seed=0):

@@ -15,13 +15,7 @@ from medlib.trust import interpretability as I
 captum_attr = pytest.importorskip("captum.attr")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One PyTorch thread: steadier and much faster on a shared machine (TOOLCHAIN.md)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _unet(seed=0):
