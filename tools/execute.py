@@ -133,6 +133,22 @@ def _write_record(before: dict[str, float], records: list[dict]) -> None:
     RECORD.write_text(json.dumps(sorted(merged.values(), key=lambda r: r["notebook"]), indent=1))
 
 
+def uncached_notebooks(cache=None) -> list[Path]:
+    """The book's notebooks whose current cells have no executed outputs in ``cache`` (the
+    book's jupyter-cache, opened here when None), in book order."""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    cache = get_cache(CACHE) if cache is None else cache
+    missing = []
+    for path in course_map.notebooks(ROOT):
+        try:
+            cache.match_cache_notebook(nbformat.read(path, as_version=4))
+        except KeyError:
+            missing.append(path)
+    return missing
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/execute.py",
                                      description=__doc__.split("\n\n")[0])
@@ -150,12 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     from jupyter_cache.base import CacheBundleIn
 
     cache = get_cache(CACHE)
-    todo = []
-    for path in course_map.notebooks(ROOT):
-        try:
-            cache.match_cache_notebook(nbformat.read(path, as_version=4))
-        except KeyError:
-            todo.append(path)
+    todo = uncached_notebooks(cache)
     before = _previous_seconds()
     reused = []
     if todo and args.inputs:

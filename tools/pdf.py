@@ -60,18 +60,9 @@ def ensure_tex() -> None:
 def uncached_notebooks() -> list[Path]:
     """Notebooks of the book whose current cells have no executed outputs in the cache."""
     sys.path.insert(0, str(ROOT / "tools"))
-    import course_map
-    import nbformat
-    from jupyter_cache import get_cache
+    import execute
 
-    cache = get_cache(str(CACHE))
-    missing = []
-    for path in course_map.notebooks(ROOT):
-        try:
-            cache.match_cache_notebook(nbformat.read(path, as_version=4))
-        except KeyError:
-            missing.append(path)
-    return missing
+    return execute.uncached_notebooks()
 
 
 def _latex_escape(text: str) -> str:
