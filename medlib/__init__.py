@@ -70,7 +70,7 @@ __version__ = "0.1.0"
 
 #: Public subpackages and modules, imported on first attribute access (``medlib.ct``).
 _SUBMODULES = ("ct", "data", "dl", "geometry", "mri", "nn", "noise", "notebook", "pet",
-               "phantoms", "plotting", "prep", "processing", "restoration", "sampling",
+               "phantoms", "plotting", "prep", "processing", "quality", "restoration", "sampling",
                "segmentation", "trust", "ultrasound", "xray")
 _TORCH_SUBMODULES = ("nn", "restoration", "segmentation", "trust")
 

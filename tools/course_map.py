@@ -31,6 +31,7 @@ CHAPTER_PACKAGES = {
     "xray": "xray",
     "image-processing": "processing",
     "dl-formulas": "dl",
+    "image-quality": "quality",
     # Part II: three chapters, one package (section names are unique across them).
     "prep-ct-xray": "prep",
     "prep-mri": "prep",

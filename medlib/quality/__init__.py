@@ -1,0 +1,15 @@
+"""Image quality and dose across modalities (chapter ``chapters/image-quality/``, chapter 10: the
+common language of resolution, noise, detectability and dose that the course adds to the key
+formulas).
+
+One module per section notebook: ``resolution`` (PSF, LSF and MTF, the slanted-edge method),
+``noise_power`` (the noise power spectrum of white, FBP and denoised images; the detective quantum
+efficiency of a detector model), ``detection`` (CNR, the Rose criterion, model observers'
+detectability) and ``dose`` (CTDI, DLP, effective dose and the dose-noise relation).
+
+Every public name is re-exported here: ``from medlib import quality; quality.mtf(...)``.
+This package is NumPy/SciPy only (the torch boundary: it never imports PyTorch).
+"""
+from __future__ import annotations
+
+__all__: list[str] = []
