@@ -1,4 +1,4 @@
-"""Benchmark: the small CNN denoiser of section 14.3 against the tuned classical denoisers, on
+"""Benchmark: the small CNN denoiser of section 15.3 against the tuned classical denoisers, on
 held-out real CT slices of another patient at the same simulated dose.
 
     python benchmarks/bench_restore_denoise.py            # prints the table and the margins

@@ -1,7 +1,7 @@
-"""The measuring instruments of the preprocessing pitfalls (section 12.3, ``pitfalls``).
+"""The measuring instruments of the preprocessing pitfalls (section 13.3, ``pitfalls``).
 
 The seed lists four pitfalls in a table: over-smoothing, global normalisation, leakage of test
-statistics, excessive spatial transforms. Section 12.3 proves (or qualifies) each with an
+statistics, excessive spatial transforms. Section 13.3 proves (or qualifies) each with an
 experiment on real data; this module holds what those experiments measure:
 
 - the contrast of a lesion against the tissue around it (:func:`lesion_contrast`);

@@ -1,4 +1,4 @@
-"""Validating a preprocessing step, and an auditable pipeline (section 12.4, ``validation``).
+"""Validating a preprocessing step, and an auditable pipeline (section 13.4, ``validation``).
 
 A validation report compares a step's input and output: intensity statistics before and after,
 the correlation inside a region of interest, and the structural similarity (SSIM) in the

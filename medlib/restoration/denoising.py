@@ -7,7 +7,7 @@ notebook and the benchmark ``benchmarks/bench_restore_denoise.py`` share:
   that estimates the noise, subtracted from the input;
 * :func:`train_denoiser`, deterministic training on random patches with an L1 or L2 pixel
   loss, through the course's shared trainer :func:`medlib.nn.fit` (the patch recipe is its
-  ``augment`` hook, :func:`crop_augment`, which the perceptual section 14.4 reuses);
+  ``augment`` hook, :func:`crop_augment`, which the perceptual section 15.4 reuses);
 * :func:`denoise`, the trained network applied to whole slices in Hounsfield units;
 * :func:`tune_denoiser`, a grid search of any denoiser's parameters on training pairs (how the
   classical baselines, scikit-image's TV, non-local means, bilateral and BM3D, are tuned);
@@ -52,7 +52,7 @@ class DnCNN(torch.nn.Module):
         (default False).
     identity_init : bool, optional
         Start the last convolution at zero, so that the untrained network is exactly the
-        identity (what an adversarial or perceptual training starts from, section 14.4).
+        identity (what an adversarial or perceptual training starts from, section 15.4).
         Default False: the last layer's default initialisation scaled by 0.1, so the untrained
         network is *close to* the identity and every layer gets a gradient from the first step.
     seed : int, optional
@@ -63,8 +63,8 @@ class DnCNN(torch.nn.Module):
     -----
     Residual learning (Zhang et al. 2017): the network :math:`R_\\theta` predicts the noise and
     the estimate is :math:`\\hat y = x - R_\\theta(x)`; at initialisation it is close to (or,
-    with ``identity_init``, exactly) the identity. The course's one denoising network: 14.3
-    trains it with pixel losses, 14.4 with perceptual and adversarial ones. The original DnCNN
+    with ``identity_init``, exactly) the identity. The course's one denoising network: 15.3
+    trains it with pixel losses, 15.4 with perceptual and adversarial ones. The original DnCNN
     has 17 layers of 64 channels with batch normalisation; this one is small enough to train
     in seconds on a CPU, and has no batch normalisation so that a single image is processed
     exactly as in a batch. Input and output: (N, 1, H, W), zero

@@ -1,4 +1,4 @@
-"""Perceptual and adversarial losses for restoration (section 14.4, ``perceptual.ipynb``).
+"""Perceptual and adversarial losses for restoration (section 15.4, ``perceptual.ipynb``).
 
 A pixel loss (MSE) rewards the conditional mean of the clean image given the noisy one, which
 is smooth: noise is removed together with the texture radiologists read. Two losses aim at

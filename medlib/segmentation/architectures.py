@@ -1,7 +1,7 @@
 """Segmentation architectures: the naive encoder-upsample network, an FCN, the UNet; receptive
 fields.
 
-Section 15.3 of the course (``chapters/segmentation/architectures.ipynb``), the architecture part
+Section 14.3 of the course (``chapters/segmentation/architectures.ipynb``), the architecture part
 of the pixel-wise prediction notes:
 
 * :class:`NaiveSegmenter`: the notes' ``I -> 32 -> 128 -> 256 -(up s)-> 128 -> 32 -> O``, an

@@ -1,6 +1,6 @@
 """Data for segmentation: real 2D images with real labels, and splits that cannot leak.
 
-Used in ``chapters/segmentation/datasets.ipynb`` (section 13.1) and by the other sections of the
+Used in ``chapters/segmentation/datasets.ipynb`` (section 14.1) and by the other sections of the
 chapter (cost functions, architectures), which train on these sets. No formula of its own.
 
 Every builder returns a :class:`SliceSet`: float32 images (N, C, H, W), int64 labels (N, H, W),
@@ -14,7 +14,7 @@ whatever the file's voxel order.
   template (an average of 152 brains, labels = argmax of its tissue probability maps), or on
   Colin27 (one real subject in MNI space, labels = the template's, approximate);
 * :func:`lung_slices`: both lungs on the chest CTs of two patients (lung2, lung1), labelled by
-  :func:`medlib.prep.lung_mask` (Part II's lung-parenchyma mask, chapter 10.3);
+  :func:`medlib.prep.lung_mask` (Part II's lung-parenchyma mask, section 11.3);
 * :func:`tumour_slices`: a small structure: the lung tumour of lung2, the brain tumours of
   brain_mr1 and brain_mr2 (the expert labels shipped with the images).
 

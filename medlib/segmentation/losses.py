@@ -1,6 +1,6 @@
 """Cost functions of segmentation networks in PyTorch: pixel-wise cross-entropy and soft Dice.
 
-Taught in ``chapters/segmentation/losses.ipynb`` (section 15.2, the cost functions of the
+Taught in ``chapters/segmentation/losses.ipynb`` (section 14.2, the cost functions of the
 pixel-wise prediction notes). Every loss is written from its formula with PyTorch operations, so
 autograd differentiates it; the tests check the values against Part I's NumPy versions
 (:mod:`medlib.dl.losses`), PyTorch's ``F.binary_cross_entropy_with_logits``/``F.cross_entropy``

@@ -1,6 +1,6 @@
 """Learning from little labelled data: augmentation, self-supervised pretraining, mean teacher.
 
-Section 15.3, ``chapters/trustworthy/data-efficient.ipynb``. Torch side of the torch boundary;
+Section 16.3, ``chapters/trustworthy/data-efficient.ipynb``. Torch side of the torch boundary;
 every training goes through the course's trainer :func:`medlib.nn.fit` or follows its
 conventions (a local :class:`torch.Generator`, :func:`torch.random.fork_rng`, a progress bar):
 

@@ -1,4 +1,4 @@
-"""Attribution maps for a segmentation network, and their sanity checks (Part IV, section 15.1).
+"""Attribution maps for a segmentation network, and their sanity checks (Part IV, section 16.1).
 
 Used in ``chapters/trustworthy/interpretability.ipynb``. A segmentation network outputs a map,
 not a number; every attribution method explains a number. :func:`region_score` makes one: the

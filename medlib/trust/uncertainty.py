@@ -1,6 +1,6 @@
 """Uncertainty and calibration of pixel-wise predictions.
 
-Used in ``chapters/trustworthy/uncertainty.ipynb`` (section 15.2). The module holds:
+Used in ``chapters/trustworthy/uncertainty.ipynb`` (section 16.2). The module holds:
 
 * aleatoric uncertainty: :func:`gaussian_nll`, the heteroscedastic Gaussian negative
   log-likelihood, and :class:`HeteroscedasticDnCNN`, Part III's :class:`~medlib.restoration.DnCNN`

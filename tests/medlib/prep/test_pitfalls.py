@@ -1,4 +1,4 @@
-"""medlib.prep.pitfalls (section 12.3) against SciPy, scikit-image and closed forms."""
+"""medlib.prep.pitfalls (section 13.3) against SciPy, scikit-image and closed forms."""
 from __future__ import annotations
 
 import numpy as np

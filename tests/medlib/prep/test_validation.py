@@ -1,4 +1,4 @@
-"""medlib.prep.validation (section 12.4) against scikit-image, NumPy and closed forms."""
+"""medlib.prep.validation (section 13.4) against scikit-image, NumPy and closed forms."""
 from __future__ import annotations
 
 import json
