@@ -154,6 +154,31 @@ def affine_resample(array, matrix, offset, output_shape, *, order: int = 1,
     return out.reshape(shape) if dtype is None else out.astype(dtype, copy=False).reshape(shape)
 
 
+def _resample_axes(v: np.ndarray, ratio: np.ndarray, shape: tuple[int, ...],
+                   order: int) -> np.ndarray:
+    """``affine_resample(v, diag(ratio), 0, shape, order=order, mode="nearest")``, one axis at
+    a time.
+
+    A diagonal map moves each axis on its own, and the (tri)linear weight is a product of 1D
+    weights, so interpolating along one axis after the other gives the same values (to rounding)
+    in O(n) memory and time, without the d x N coordinate array; nearest neighbour picks the
+    same voxels exactly.
+    """
+    out = v.astype(np.float64) if order == 1 else v
+    # the axes that shrink first, so the later passes work on fewer voxels
+    for axis in sorted(range(v.ndim), key=lambda a: shape[a] / v.shape[a]):
+        n_new, r, n_old = shape[axis], ratio[axis], out.shape[axis]
+        x = np.clip(np.arange(n_new) * float(r), 0, n_old - 1)     # mode="nearest"
+        if order == 0:
+            out = np.take(out, np.floor(x + 0.5).astype(np.int64), axis=axis)
+            continue
+        i = np.floor(x).astype(np.int64)
+        frac = (x - i).reshape((-1,) + (1,) * (out.ndim - axis - 1))
+        upper = np.minimum(i + 1, n_old - 1)
+        out = np.take(out, i, axis=axis) * (1.0 - frac) + np.take(out, upper, axis=axis) * frac
+    return out
+
+
 def _output_shape(output_shape, d: int) -> tuple[int, ...]:
     """``output_shape`` as a tuple of d positive Python ints (no int64 overflow), or raise."""
     if isinstance(output_shape, (str, bytes)) or np.ndim(output_shape) != 1 or \
@@ -243,8 +268,7 @@ def resample_to_spacing(volume, affine, spacing_mm, *, order: int = 1,
             f"spacing_mm={new.tolist()} would resample the volume of shape {v.shape} (spacing "
             f"{old.tolist()} mm) to about {size:.3g} voxels, more than max_voxels={limit}: "
             "is spacing_mm in metres instead of millimetres? (1 mm is 1.0, not 0.001)")
-    out = affine_resample(v, np.diag(ratio), np.zeros(v.ndim), shape, order=order,
-                          mode="nearest", max_voxels=limit)
+    out = _resample_axes(v, ratio, shape, order)
     scale = np.eye(v.ndim + 1)
     scale[:v.ndim, :v.ndim] = np.diag(ratio)
     return out, aff @ scale
