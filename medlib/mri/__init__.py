@@ -14,9 +14,12 @@ Every public name is re-exported here: ``from medlib import mri; mri.bloch_simul
 """
 from __future__ import annotations
 
-from . import bloch, kspace, relaxation
+from . import bloch, encoding, kspace, relaxation, snr
 from .bloch import *
+from .encoding import *
 from .kspace import *
 from .relaxation import *
+from .snr import *
 
 __all__ = bloch.__all__ + relaxation.__all__ + kspace.__all__
+__all__ += encoding.__all__ + snr.__all__
