@@ -149,7 +149,8 @@ def corrected_system_matrix(A, *, acf=None, efficiency=None) -> sparse.csr_matri
     A : scipy.sparse matrix or array_like, shape (M, J)
         Geometric system matrix.
     acf : array_like, optional
-        Attenuation correction factors (>= 1... any value > 0), M values; default none.
+        Attenuation correction factors ACF_i (> 0, >= 1 for a physical mu map), M values;
+        default none.
     efficiency : array_like, optional
         Detection efficiency eps_i of every line of response (> 0), M values (the inverse of the
         normalisation factors); default 1.
