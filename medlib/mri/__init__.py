@@ -9,14 +9,19 @@ One module per section notebook:
   signal equation, tissue parameters and images synthesised from tissue maps.
 * :mod:`~medlib.mri.kspace` (``kspace.ipynb``): the signal equation as a Fourier transform,
   reconstruction, masks, truncation, zero-filling, aliasing and partial Fourier.
+* :mod:`~medlib.mri.sequences` (``sequences.ipynb``, section 4.6): T2* and intra-voxel
+  dephasing (spin echo versus gradient echo), FLAIR and STIR images, fast spin echo, EPI
+  (trajectory, N/2 ghosts, distortion) and balanced SSFP.
 
 Every public name is re-exported here: ``from medlib import mri; mri.bloch_simulate(...)``.
 """
 from __future__ import annotations
 
-from . import bloch, kspace, relaxation
+from . import bloch, kspace, relaxation, sequences
 from .bloch import *
 from .kspace import *
 from .relaxation import *
+from .sequences import *
 
 __all__ = bloch.__all__ + relaxation.__all__ + kspace.__all__
+__all__ += sequences.__all__
