@@ -453,22 +453,28 @@ def epi_sample_times(n_pe: int, n_ro: int, esp_ms: float, te_ms: float = 0.0):
 
 
 def epi_kspace(image, off_resonance_hz, esp_ms: float, *, te_ms: float = 0.0, spacing_mm=1.0,
-               odd_shift_samples: float = 0.0, odd_phase_rad: float = 0.0):
+               subvoxels: int = 1, odd_shift_samples: float = 0.0, odd_phase_rad: float = 0.0):
     """Simulate a single-shot EPI acquisition of an object with off-resonance.
 
     Parameters
     ----------
     image : array_like, 2D
-        The object rho (real or complex), shape (n_pe, n_ro): rows along the phase-encode
-        direction, columns along the readout.
+        The object rho (real or complex), shape (n_pe s, n_ro s) for ``subvoxels`` = s: rows
+        along the phase-encode direction, columns along the readout.
     off_resonance_hz : float or array_like, 2D
-        Off-resonance of each voxel in Hz (same shape, or a scalar).
+        Off-resonance of each image point in Hz (same shape, or a scalar).
     esp_ms : float
         Echo spacing in ms (> 0).
     te_ms : float, optional
         Time of the k-space centre after excitation, in ms.
     spacing_mm : float or sequence of 2 float, optional
-        Pixel spacing in mm (scales S as :func:`~medlib.mri.kspace_forward` does).
+        Pixel spacing of the reconstructed image in mm (scales S as
+        :func:`~medlib.mri.kspace_forward` does).
+    subvoxels : int, optional
+        Image points per pixel along each axis (default 1): with s > 1 the object and its
+        off-resonance are given on a grid s times finer than the k-space matrix (isochromats
+        within each pixel), so intra-voxel dephasing and sub-pixel displacements are simulated
+        rather than assumed.
     odd_shift_samples : float, optional
         Echo misalignment of the reversed lines, in readout samples: they sample
         kx + shift dkx instead of kx (gradient delays), an N/2 ghost source.
@@ -480,13 +486,14 @@ def epi_kspace(image, off_resonance_hz, esp_ms: float, *, te_ms: float = 0.0, sp
     -------
     numpy.ndarray, complex128, shape (n_pe, n_ro)
         Centred k-space in the units of :func:`~medlib.mri.kspace_forward`; reconstruct with
-        :func:`~medlib.mri.kspace_inverse`. With no off-resonance and no errors it equals
-        ``kspace_forward(image, spacing_mm)``.
+        :func:`~medlib.mri.kspace_inverse`. With ``subvoxels=1``, no off-resonance and no
+        errors it equals ``kspace_forward(image, spacing_mm)``.
 
     Raises
     ------
     ValueError
-        On a non-2D or non-finite image, a map of another shape, or invalid times.
+        On a non-2D or non-finite image, a map of another shape, a shape that ``subvoxels``
+        does not divide, or invalid times.
 
     Notes
     -----
@@ -508,14 +515,20 @@ def epi_kspace(image, off_resonance_hz, esp_ms: float, *, te_ms: float = 0.0, sp
     esp = as_scalar(esp_ms, "esp_ms", low=0.0, low_inclusive=False)
     te = as_scalar(te_ms, "te_ms")
     sp = as_spacing(spacing_mm, "spacing_mm", 2)
+    f = as_int(subvoxels, "subvoxels", low=1, high=64)
     shift = as_scalar(odd_shift_samples, "odd_shift_samples", low=-1e3, high=1e3)
     phi = as_scalar(odd_phase_rad, "odd_phase_rad", low=-1e3, high=1e3)
-    npe, nro = rho.shape
-    check_size((npe * nro, max(npe, nro) * 2), "image")
+    if rho.shape[0] % f or rho.shape[1] % f:
+        raise ValueError(f"image shape {rho.shape} must be a multiple of subvoxels = {f} along "
+                         "each axis")
+    npe, nro = rho.shape[0] // f, rho.shape[1] // f
+    check_size((rho.size, 2 * max(npe, nro)), "image")
     t = epi_sample_times(npe, nro, esp, te) * 1e-3                # s
     line = np.arange(npe) - npe // 2
-    pos_y = np.arange(npe) - npe // 2
-    pos_x = np.arange(nro) - nro // 2
+    # positions of the image points in pixels of the result: sub-point p of a pixel lies at
+    # (p + 1/2) / f - 1/2 from the pixel's centre (the centre itself when f = 1)
+    pos_y = (np.arange(npe * f) + 0.5) / f - 0.5 - npe // 2
+    pos_x = (np.arange(nro * f) + 0.5) / f - 0.5 - nro // 2
     ey = np.exp(-2j * np.pi * np.outer(line, pos_y) / npe)        # (ky, y)
     out = np.empty((npe, nro), dtype=np.complex128)
     dfv = df.reshape(-1)
@@ -530,12 +543,12 @@ def epi_kspace(image, off_resonance_hz, esp_ms: float, *, te_ms: float = 0.0, sp
         # per line: rho e^{-i 2 pi df t_line} e^{-i 2 pi ky y}; per kx: e^{-i 2 pi (kx x + df t_in)}
         a = (ey[rows][:, :, None] * rho[None]).reshape(rows.size, -1) \
             * np.exp(-2j * np.pi * np.outer(t_line, dfv))
-        b = (np.broadcast_to(ex[:, None, :], (nro, npe, nro)).reshape(nro, -1)
+        b = (np.broadcast_to(ex[:, None, :], (nro, rho.shape[0], rho.shape[1])).reshape(nro, -1)
              * np.exp(-2j * np.pi * np.outer(t_in, dfv)))
         out[rows] = a @ b.T
         if odd:
             out[rows] *= np.exp(1j * phi)
-    return np.prod(sp) * out
+    return np.prod(sp) / f ** 2 * out
 
 
 def epi_displacement_pixels(off_resonance_hz, n_pe: int, esp_ms: float):
