@@ -497,8 +497,9 @@ def epi_kspace(image, off_resonance_hz, esp_ms: float, *, te_ms: float = 0.0, sp
 
     Notes
     -----
-    The signal as a sum over voxels along the trajectory, with off-resonance phase accrued up
-    to each sample's time t (:func:`epi_sample_times`):
+    :formula:`mri.epi-signal` -- the signal as a sum over voxels (isochromats) along the
+    trajectory, with off-resonance phase accrued up to each sample's time t
+    (:func:`epi_sample_times`):
     :math:`S_j = \\Delta x\\Delta y\\sum_v \\rho_v\\,e^{-i2\\pi(\\mathbf k_j\\cdot\\mathbf r_v +
     \\Delta f_v t_j)}`. The time splits into line time and in-line time; the in-line factor
     depends only on the line's direction, so each direction is one matrix product over voxels.

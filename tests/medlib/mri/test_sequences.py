@@ -187,6 +187,7 @@ def test_epi_signal_sum_equals_the_fft_without_off_resonance():
     assert np.all(np.diff(t[8]) > 0) and np.all(np.diff(t[9]) < 0)        # the zig-zag
 
 
+@pytest.mark.formula("mri.epi-signal")
 def test_epi_signal_sum_against_a_brute_force_sum_with_subvoxels():
     """Every sample as an explicit sum over the isochromats (one 4D array, no factorisation)."""
     rng = np.random.default_rng(4)
