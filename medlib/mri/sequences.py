@@ -32,6 +32,7 @@ __all__ = [
     "epi_sample_times",
     "fse_echo_times",
     "fse_image",
+    "fse_scan_time_s",
     "inversion_recovery_image",
     "sinc_dephasing",
     "sphere_field_map_hz",
@@ -347,8 +348,7 @@ def fse_echo_times(n_lines: int, echo_train_length: int, esp_ms: float, effectiv
     Linear ordering with a shift: k-space is cut into ETL contiguous bands of N / ETL lines;
     band b is acquired by echo ``(b - b_c + j_eff - 1) mod ETL + 1``, b_c the band holding the
     centre. Each excitation acquires one line of every band, so the scan takes N / ETL
-    repetitions instead of N (:formula:`mri.fse-scan-time`,
-    :math:`T_\\mathrm{acq} = TR\\,N_\\mathrm{pe}\\,N_\\mathrm{avg}/ETL`).
+    repetitions instead of N (:func:`fse_scan_time_s`).
     """
     etl = as_int(echo_train_length, "echo_train_length", low=1, high=4096)
     n = as_int(n_lines, "n_lines", low=1, high=1 << 16)
@@ -364,6 +364,45 @@ def fse_echo_times(n_lines: int, echo_train_length: int, esp_ms: float, effectiv
     b_c = (n // 2) // per_band
     echo = (band - b_c + j_eff - 1) % etl + 1
     return echo * esp
+
+
+def fse_scan_time_s(tr_ms: float, n_lines: int, echo_train_length: int = 1, n_averages: int = 1):
+    """Acquisition time of a (fast) spin-echo image: one excitation per TR, ETL lines each.
+
+    Parameters
+    ----------
+    tr_ms : float
+        Repetition time in ms (> 0).
+    n_lines : int
+        Phase-encode lines N_pe (a multiple of ``echo_train_length``).
+    echo_train_length : int, optional
+        Echoes (lines) per excitation, ETL (default 1: the conventional spin echo).
+    n_averages : int, optional
+        Number of averages N_avg (default 1).
+
+    Returns
+    -------
+    float
+        T_acq in seconds.
+
+    Raises
+    ------
+    ValueError
+        On a non-positive TR, counts < 1, or an ETL that does not divide N_pe.
+
+    Notes
+    -----
+    :formula:`mri.fse-scan-time` -- :math:`T_\\mathrm{acq} = TR\\,N_\\mathrm{pe}\\,
+    N_\\mathrm{avg}/ETL`: N_pe / ETL excitations (:func:`fse_echo_times` gives every echo N_pe /
+    ETL lines), each repeated N_avg times.
+    """
+    tr = as_scalar(tr_ms, "tr_ms", low=0.0, low_inclusive=False)
+    n = as_int(n_lines, "n_lines", low=1, high=1 << 16)
+    etl = as_int(echo_train_length, "echo_train_length", low=1, high=4096)
+    n_avg = as_int(n_averages, "n_averages", low=1, high=1 << 16)
+    if n % etl:
+        raise ValueError(f"echo_train_length {etl} must divide n_lines {n}")
+    return tr * 1e-3 * (n // etl) * n_avg
 
 
 def fse_image(fractions, tissues, tr_ms: float, echo_times_ms, spacing_mm=1.0):

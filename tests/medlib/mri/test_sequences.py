@@ -33,6 +33,7 @@ BAD_INPUT_CALLS = {
         lambda: C(_fractions(), TISSUES, 9000.0, 2500.0, 100.0, magnitude=True),
         skip={"tissues"}),  # a mapping of Tissue records, checked by type
     "mri.sequences.fse_echo_times": Entry(lambda: C(8, 4, 10.0, 2)),
+    "mri.sequences.fse_scan_time_s": Entry(lambda: C(4000.0, 256, 16, 2)),
     "mri.sequences.fse_image": Entry(
         lambda: C(_fractions(), TISSUES, 4000.0, np.full(8, 90.0), spacing_mm=2.0),
         skip={"tissues"}),
@@ -163,9 +164,14 @@ def test_fse_echo_order_and_scan_time():
     assert te[128] == 90.0                                          # effective TE at the centre
     counts = np.unique(te, return_counts=True)[1]
     assert len(counts) == 16 and np.all(counts == 256 // 16)     # N / ETL excitations, every echo
-    tr, n_avg = 4000.0, 2
-    assert tr * 256 * n_avg / 16 / 1000 == pytest.approx(128.0)  # 2 min 8 s instead of 34 min
+    # one excitation per TR acquires one line per echo: count the excitations the order needs
+    excitations = counts.max()
+    assert mri.fse_scan_time_s(4000.0, 256, 16, 2) == pytest.approx(4.0 * excitations * 2)
+    assert mri.fse_scan_time_s(4000.0, 256, 16, 2) == 128.0     # 2 min 8 s instead of 34 min
+    assert mri.fse_scan_time_s(500.0, 192) == pytest.approx(96.0)
     assert np.all(mri.fse_echo_times(64, 1, 10.0, 1) == 10.0)
+    with pytest.raises(ValueError, match="echo_train_length"):
+        mri.fse_scan_time_s(4000.0, 100, 16)
 
 
 def test_fse_with_one_echo_is_the_spin_echo_image():
