@@ -540,8 +540,10 @@ def epi_kspace(image, off_resonance_hz, esp_ms: float, *, te_ms: float = 0.0, sp
     trajectory, with off-resonance phase accrued up to each sample's time t
     (:func:`epi_sample_times`):
     :math:`S_j = \\Delta x\\Delta y\\sum_v \\rho_v\\,e^{-i2\\pi(\\mathbf k_j\\cdot\\mathbf r_v +
-    \\Delta f_v t_j)}`. The time splits into line time and in-line time; the in-line factor
-    depends only on the line's direction, so each direction is one matrix product over voxels.
+    \\Delta f_v t_j)}`: :func:`~medlib.mri.encode_signal`'s sum (``mri.encoded-signal``) on
+    EPI's trajectory and timing, to which it is tested equal. The time splits into line time and
+    in-line time; the in-line factor depends only on the line's direction, so each direction is
+    one matrix product over voxels (much faster than the general sum).
     The line-to-line phase :math:`2\\pi\\Delta f\\,ESP` per line is a shift of
     :math:`\\Delta f\\,N_{pe}\\,ESP` pixels along the phase encode (``mri.epi-distortion``,
     :func:`epi_displacement_pixels`).

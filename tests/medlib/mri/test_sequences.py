@@ -310,3 +310,21 @@ def test_inputs_untouched_and_errors_name_the_argument():
         mri.bssfp_signal(100.0, 5.0, 30.0, 800.0, np.inf)          # at the band 1/(2 TR)
     with pytest.raises(TypeError, match="tissues"):
         mri.inversion_recovery_image(_fractions(), [1, 2], 9000.0, 2500.0, 90.0)
+
+
+@pytest.mark.formula("mri.epi-signal", "mri.encoded-signal")
+def test_epi_kspace_is_the_encoded_signal_along_the_epi_trajectory(rng):
+    # epi_kspace factorises the signal sum for EPI's timing (time = line time + in-line time);
+    # encode_signal (4.5) sums over voxels along any trajectory: on EPI's k-space positions and
+    # sample times, with a non-uniform off-resonance, they must agree
+    from medlib.mri import encode_signal, epi_kspace, epi_sample_times
+    n_pe, n_ro, dy, dx, esp, te = 12, 10, 2.0, 1.5, 0.6, 20.0
+    rho = rng.normal(size=(n_pe, n_ro)) + 1j * rng.normal(size=(n_pe, n_ro))
+    df = rng.uniform(-80.0, 80.0, size=(n_pe, n_ro))
+    ky = (np.arange(n_pe) - n_pe // 2) / (n_pe * dy)
+    kx = (np.arange(n_ro) - n_ro // 2) / (n_ro * dx)
+    k = np.stack(np.meshgrid(ky, kx, indexing="ij"), axis=-1)
+    t = epi_sample_times(n_pe, n_ro, esp, te)
+    ours = epi_kspace(rho, df, esp, te_ms=te, spacing_mm=(dy, dx))
+    ref = encode_signal(rho, (dy, dx), k, t_ms=t, off_resonance_hz=df)
+    np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-10 * np.abs(ref).max())
