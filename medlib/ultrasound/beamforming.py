@@ -227,7 +227,8 @@ def channel_data(scatterer_x_m, scatterer_z_m, amplitude, element_x_m, *, focus_
                  fs_hz: float, n_samples: int, center_frequency_hz: float,
                  fractional_bandwidth: float = 0.6,
                  speed_m_per_s: float = SOFT_TISSUE_SPEED_M_PER_S,
-                 transmit_window: str = "rect", element_width_m: float = 0.0) -> np.ndarray:
+                 transmit_window: str = "rect", element_width_m: float = 0.0,
+                 t0_s: float = 0.0) -> np.ndarray:
     """RF signals received by every element after one focused transmission (point scatterers).
 
     Parameters
@@ -248,6 +249,9 @@ def channel_data(scatterer_x_m, scatterer_z_m, amplitude, element_x_m, *, focus_
         Element width w (>= 0), m: each element then transmits and receives with the
         directivity sinc(w sin(theta) / lambda) at the centre frequency, theta the angle of the
         scatterer from the element's normal. Default 0: point elements.
+    t0_s : float, optional
+        Time of the first sample after the first firing (>= 0), s: sample m is taken at
+        t0 + m / fs (default 0). Recording only a window of depths saves work.
 
     Returns
     -------
@@ -283,11 +287,19 @@ def channel_data(scatterer_x_m, scatterer_z_m, amplitude, element_x_m, *, focus_
     fs = as_scalar(fs_hz, "fs_hz", low=0.0, low_inclusive=False)
     n = as_int(n_samples, "n_samples", low=1)
     width = as_scalar(element_width_m, "element_width_m", low=0.0)
+    t0 = as_scalar(t0_s, "t0_s", low=0.0)
     tau = transmit_delays(x, focus_depth_m, speed_m_per_s=c)
     tx_win = as_choice(transmit_window, "transmit_window", _WINDOWS)
     w_tx = apodization(x, [0.0], window=tx_win)[0] * x.size   # rect: all ones
-    _gauss_exponent(fc, fractional_bandwidth, -6.0)                     # checks the bandwidth
+    a = _gauss_exponent(fc, fractional_bandwidth, -6.0)
     check_size((x.size, n), "n_samples (times the number of elements)")
+    # simulate_rf starts at t = 0: shift the paths by t0 and keep a margin for the pulses that
+    # begin before t0 (their tails reach into the record); paths ending before it are dropped.
+    with np.errstate(over="ignore", divide="ignore"):
+        margin_f = np.ceil(4.0 / np.sqrt(2 * a) * fs) + 1.0 if t0 > 0 else 0.0
+    if not margin_f <= MAX_ELEMENTS:
+        raise ValueError(f"the pulse is too long to start the record at t0_s={t0}")
+    margin = int(margin_f)
     lam = c / fc
     out = np.zeros((x.size, n))
     nx = x.size
@@ -301,15 +313,19 @@ def channel_data(scatterer_x_m, scatterer_z_m, amplitude, element_x_m, *, focus_
         t = tau[None, :, None] + (d[:, :, None] + d[:, None, :]) / c
         g = (amp[sl, None, None] * (w_tx * direct)[:, :, None] * direct[:, None, :])
         rx = np.broadcast_to(np.arange(nx)[None, None, :], t.shape)
-        out += simulate_rf(c * t.ravel() / 2.0, g.ravel(), line=rx.ravel(), n_lines=nx,
-                           fs_hz=fs, n_samples=n, center_frequency_hz=fc,
-                           fractional_bandwidth=fractional_bandwidth, speed_m_per_s=c)
+        shifted = t.ravel() - t0 + margin / fs
+        keep = shifted >= 0
+        out += simulate_rf(c * shifted[keep] / 2.0, g.ravel()[keep], line=rx.ravel()[keep],
+                           n_lines=nx, fs_hz=fs, n_samples=n + margin, center_frequency_hz=fc,
+                           fractional_bandwidth=fractional_bandwidth,
+                           speed_m_per_s=c)[:, margin:]
     return out
 
 
 def delay_and_sum(channels, element_x_m, depth_m, *, fs_hz: float, focus_depth_m: float,
                   center_frequency_hz: float, speed_m_per_s: float = SOFT_TISSUE_SPEED_M_PER_S,
-                  f_number: float | None = None, window: str = "rect") -> np.ndarray:
+                  f_number: float | None = None, window: str = "rect",
+                  t0_s: float = 0.0) -> np.ndarray:
     """Delay-and-sum beamforming of one scan line (x = 0) with dynamic receive focusing.
 
     Parameters
@@ -330,6 +346,8 @@ def delay_and_sum(channels, element_x_m, depth_m, *, fs_hz: float, focus_depth_m
         Assumed speed of sound (> 0), default 1540 m/s.
     f_number, window
         Receive aperture and apodisation, as in :func:`apodization`.
+    t0_s : float, optional
+        Time of the first sample of ``channels`` (>= 0), s, as in :func:`channel_data`.
 
     Returns
     -------
@@ -364,13 +382,14 @@ def delay_and_sum(channels, element_x_m, depth_m, *, fs_hz: float, focus_depth_m
     fc = as_scalar(center_frequency_hz, "center_frequency_hz", low=0.0, low_inclusive=False)
     c = as_scalar(speed_m_per_s, "speed_m_per_s", low=0.0, low_inclusive=False)
     zf = as_scalar(focus_depth_m, "focus_depth_m", low=0.0, low_inclusive=False)
+    t0 = as_scalar(t0_s, "t0_s", low=0.0)
     w = apodization(x, z, f_number=f_number, window=window)         # (M, N)
     n = ch.shape[1]
-    t_axis = np.arange(n) / fs
+    t_axis = t0 + np.arange(n) / fs
     base = _analytic(ch, -1, "channels") * np.exp(-2j * np.pi * fc * t_axis)[None, :]
     d_max = np.hypot(zf, x).max()
     t = (d_max - zf + z[:, None] + np.hypot(z[:, None], x[None, :])) / c   # (M, N)
-    pos = t * fs
+    pos = (t - t0) * fs
     i0 = np.clip(np.floor(pos).astype(np.int64), 0, max(n - 2, 0))
     frac = pos - i0
     cols = np.arange(x.size)[None, :]

@@ -99,6 +99,21 @@ def test_channel_echo_times_are_the_geometric_round_trip_times():
     assert abs(us.envelope(ch).max() - 16) < 0.05 * 16
 
 
+def test_a_record_starting_at_t0_is_a_window_of_the_full_record():
+    x = bf.element_positions(8, LAM / 2)
+    args = ([0.0, 1e-3], [0.008, 0.009], [1.0, 0.5], x)
+    kw = dict(focus_depth_m=0.008, fs_hz=FS, center_frequency_hz=FC)
+    full = bf.channel_data(*args, n_samples=600, **kw)
+    part = bf.channel_data(*args, n_samples=200, t0_s=400 / FS, **kw)
+    np.testing.assert_allclose(part, full[:, 400:], atol=1e-12)
+    z = np.linspace(0.0078, 0.0092, 40)
+    np.testing.assert_allclose(
+        bf.delay_and_sum(part, x, z, fs_hz=FS, focus_depth_m=0.008, center_frequency_hz=FC,
+                         t0_s=400 / FS),
+        bf.delay_and_sum(full, x, z, fs_hz=FS, focus_depth_m=0.008, center_frequency_hz=FC),
+        atol=1e-2)
+
+
 def test_delay_and_sum_focuses_a_point_at_its_depth_with_unit_weights():
     x = bf.element_positions(32, LAM / 2)
     zf = 0.015
