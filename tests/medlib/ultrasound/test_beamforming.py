@@ -34,7 +34,7 @@ BAD_INPUT_CALLS = {
     "ultrasound.beamforming.transmit_field": Entry(
         lambda: C(np.linspace(-1e-3, 1e-3, 5), 0.005, _x(4), focus_depth_m=0.005,
                   center_frequency_hz=FC, fractional_bandwidth=0.6, speed_m_per_s=CS,
-                  transmit_window="rect", n_times=5)),
+                  transmit_window="rect", n_times=5, continuous_wave=False)),
     "ultrasound.beamforming.fwhm": Entry(
         lambda: C(np.exp(-np.linspace(-3.0, 3.0, 31) ** 2), np.linspace(-3.0, 3.0, 31),
                   level_db=-6.0)),
@@ -229,6 +229,19 @@ def test_fresnel_distance_is_the_last_axial_maximum_of_a_piston():
     last = z[np.argmax(p)]
     assert abs(last - (a**2 / lam - lam / 4)) < 1e-5
     assert abs(bf.fresnel_distance(2 * a, lam) / last - 1) < 0.01
+
+
+def test_continuous_wave_field_is_the_array_factor_in_the_far_field():
+    x = bf.element_positions(16, 2 * LAM)
+    r = 10.0                                            # far: the Fraunhofer array factor
+    theta = np.deg2rad(np.linspace(-40, 40, 81))
+    got = bf.transmit_field(r * np.sin(theta), r * np.cos(theta), x, focus_depth_m=1e3,
+                            center_frequency_hz=FC, continuous_wave=True)
+    psi = np.pi * 2 * LAM * np.sin(theta) / LAM
+    with np.errstate(invalid="ignore", divide="ignore"):
+        af = np.abs(np.sin(16 * psi) / (16 * np.sin(psi)))
+    af[~np.isfinite(af)] = 1.0
+    np.testing.assert_allclose(got, af, atol=0.02)
 
 
 def test_transmit_field_is_one_at_the_focus_and_symmetric():
