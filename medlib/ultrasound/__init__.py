@@ -9,9 +9,13 @@
 
 Every public name is re-exported here: ``from medlib import ultrasound as us; us.wavelength(...)``.
 """
-from . import bmode, echoes, waves
+from . import artefacts, beamforming, bmode, echoes, waves
+from .artefacts import *
+from .beamforming import *
 from .bmode import *
 from .echoes import *
 from .waves import *
 
 __all__ = waves.__all__ + echoes.__all__ + bmode.__all__
+__all__ += beamforming.__all__
+__all__ += artefacts.__all__
