@@ -12,4 +12,7 @@ This package is NumPy/SciPy only (the torch boundary: it never imports PyTorch).
 """
 from __future__ import annotations
 
-__all__: list[str] = []
+from . import resolution
+from .resolution import *
+
+__all__: list[str] = [*resolution.__all__]
