@@ -12,7 +12,8 @@ This package is NumPy/SciPy only (the torch boundary: it never imports PyTorch).
 """
 from __future__ import annotations
 
-from . import resolution
+from . import noise_power, resolution
+from .noise_power import *
 from .resolution import *
 
-__all__: list[str] = [*resolution.__all__]
+__all__: list[str] = [*resolution.__all__, *noise_power.__all__]
