@@ -12,8 +12,9 @@ This package is NumPy/SciPy only (the torch boundary: it never imports PyTorch).
 """
 from __future__ import annotations
 
-from . import noise_power, resolution
+from . import detection, noise_power, resolution
+from .detection import *
 from .noise_power import *
 from .resolution import *
 
-__all__: list[str] = [*resolution.__all__, *noise_power.__all__]
+__all__: list[str] = [*resolution.__all__, *noise_power.__all__, *detection.__all__]
