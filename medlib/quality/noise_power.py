@@ -23,6 +23,7 @@ __all__ = [
     "filtered_nps",
     "noise_at_dose",
     "quantum_detector_image",
+    "radial_average",
     "transfer_function",
     "white_nps",
 ]
@@ -87,6 +88,55 @@ def transfer_function(kernel, shape) -> np.ndarray:
     padded[:k.shape[0], :k.shape[1]] = k
     padded = np.roll(padded, (-(k.shape[0] // 2), -(k.shape[1] // 2)), axis=(0, 1))
     return np.fft.fftshift(np.fft.fft2(padded))
+
+
+def radial_average(values_2d, spacing_mm=1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Average an ``fftshift``-ed 2D spectrum (NPS, MTF, |H|) over rings of equal |f|.
+
+    Parameters
+    ----------
+    values_2d : array_like, shape (ny, nx)
+        Real values on the frequency grid of an (ny, nx) image, zero frequency at
+        [ny // 2, nx // 2] (the layout of :func:`medlib.noise.noise_power_spectrum`'s 2D NPS and
+        of :func:`transfer_function`), ny, nx >= 2.
+    spacing_mm : float or pair of float, optional
+        Pixel spacing (dy, dx) in mm. Default 1.
+
+    Returns
+    -------
+    frequencies : numpy.ndarray
+        Mean |f| of each ring in cycles/mm.
+    means : numpy.ndarray
+        Mean value in each ring.
+
+    Raises
+    ------
+    ValueError
+        If ``values_2d`` is not a finite 2D array of at least 2 x 2, or a spacing is invalid.
+
+    Notes
+    -----
+    The rings are those of :func:`medlib.noise.noise_power_spectrum` with its default bins
+    (one frequency step of the coarser axis each, up to the lower Nyquist frequency), so the
+    radial MTF and the radial NPS of the same grid can be combined bin by bin (for a DQE).
+    """
+    v = as_array(values_2d, "values_2d", ndim=2)
+    ny, nx = v.shape
+    if ny < 2 or nx < 2:
+        raise ValueError(f"values_2d must be at least 2 x 2, got {ny} x {nx}")
+    dy, dx = as_spacing(spacing_mm, "spacing_mm", 2)
+    fy = np.fft.fftshift(np.fft.fftfreq(ny, dy))
+    fx = np.fft.fftshift(np.fft.fftfreq(nx, dx))
+    radius = np.hypot(fy[:, None], fx[None, :])
+    step = max(1 / (ny * dy), 1 / (nx * dx))
+    bins = int(np.floor(min(1 / (2 * dy), 1 / (2 * dx)) / step + 1e-9)) + 1
+    index = np.round(radius / step).astype(np.int64)
+    inside = index < bins
+    counts = np.bincount(index[inside], minlength=bins)
+    with np.errstate(over="ignore", invalid="ignore"):
+        means = np.bincount(index[inside], v[inside], minlength=bins) / counts
+        freqs = np.bincount(index[inside], radius[inside], minlength=bins) / counts
+    return freqs, means
 
 
 def filtered_nps(nps_2d, kernel) -> np.ndarray:

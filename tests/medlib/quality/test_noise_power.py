@@ -20,6 +20,8 @@ def nps_2d(rois, dy, dx):
 BAD_INPUT_CALLS = {
     "quality.noise_power.white_nps": Entry(lambda: C(2.0, (0.5, 0.8))),
     "quality.noise_power.transfer_function": Entry(lambda: C(np.ones((3, 3)) / 9, (8, 8))),
+    "quality.noise_power.radial_average": Entry(
+        lambda: C(np.arange(48.0).reshape(6, 8), (0.5, 0.4))),
     "quality.noise_power.filtered_nps": Entry(lambda: C(np.ones((8, 8)), np.ones((3, 3)) / 9)),
     "quality.noise_power.fbp_nps": Entry(
         lambda: C(np.linspace(0, 0.5, 6), 1.0, 90, "hann", interpolation=True)),
@@ -60,6 +62,20 @@ def test_filtered_nps_matches_scipy_filtered_noise_and_parseval(rng):
     assert np.median(measured[band] / predicted[band]) == pytest.approx(1.0, abs=0.03)
     # Parseval: the NPS integrates to sigma^2 sum k^2
     assert predicted.sum() / 32**2 == pytest.approx(4.0 * (kernel**2).sum(), rel=1e-12)
+
+
+def test_radial_average_uses_the_bins_of_the_part_one_nps(rng):
+    from medlib import noise
+    rois = rng.normal(size=(5, 20, 16))
+    f, nps, nps2d = noise.noise_power_spectrum(rois, (0.5, 0.7))
+    fr, means = N.radial_average(nps2d, (0.5, 0.7))
+    np.testing.assert_allclose(fr, f, rtol=1e-12)
+    np.testing.assert_allclose(means, nps, rtol=1e-12)
+    # a function of |f| alone averages to itself at the ring's mean radius (exact for |f|)
+    fy = np.fft.fftshift(np.fft.fftfreq(32, 0.25))
+    radius = np.hypot(fy[:, None], fy[None, :])
+    fr, means = N.radial_average(radius, 0.25)
+    np.testing.assert_allclose(means, fr, rtol=1e-12)
 
 
 def test_transfer_function_is_the_dft_of_the_impulse_response():
