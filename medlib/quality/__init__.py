@@ -12,4 +12,11 @@ This package is NumPy/SciPy only (the torch boundary: it never imports PyTorch).
 """
 from __future__ import annotations
 
-__all__: list[str] = []
+from . import detection, dose, noise_power, resolution
+from .detection import *
+from .dose import *
+from .noise_power import *
+from .resolution import *
+
+__all__: list[str] = [*resolution.__all__, *noise_power.__all__, *detection.__all__,
+                       *dose.__all__]
