@@ -9,9 +9,11 @@
 
 Every public name is re-exported here: ``from medlib import ultrasound as us; us.wavelength(...)``.
 """
-from . import bmode, echoes, waves
+from . import bmode, doppler, echoes, waves
 from .bmode import *
+from .doppler import *
 from .echoes import *
 from .waves import *
 
 __all__ = waves.__all__ + echoes.__all__ + bmode.__all__
+__all__ += doppler.__all__
