@@ -69,56 +69,68 @@ def contrast_with_scatter(contrast, spr) -> np.ndarray:
     return _out(c0 / (1.0 + s))
 
 
-def scatter_field(primary, spr: float, *, sigma_mm: float, spacing_mm) -> np.ndarray:
-    """A smooth scatter image: the primary blurred by a broad Gaussian, scaled to a mean SPR.
+def scatter_field(line_integral, *, scatter_fraction: float, sigma_mm: float, spacing_mm,
+                  i0: float = 1.0) -> np.ndarray:
+    """A smooth scatter image: photons that interacted, survived and spread by a broad kernel.
 
     Parameters
     ----------
-    primary : array_like, shape (rows, cols)
-        Primary signal at the detector (>= 0, not all 0).
-    spr : float
-        Scatter-to-primary ratio of the whole image: sum(S) / sum(P) (>= 0).
+    line_integral : array_like, shape (rows, cols)
+        Line integral p = int mu ds of each ray (>= 0), e.g. from :func:`drr`.
+    scatter_fraction : float
+        kappa (>= 0): scattered photons reaching the detector per photon removed from the
+        primary beam, to first order in p (illustrative, a few tenths without a grid).
     sigma_mm : float
         Standard deviation of the scatter kernel (> 0), mm: tens of mm for a patient.
     spacing_mm : float or sequence of 2 floats
         Pixel spacing (row, col) in mm (> 0).
+    i0 : float, optional
+        Unattenuated intensity I0 (>= 0, default 1), the unit of the result.
 
     Returns
     -------
     numpy.ndarray
-        S = k (G_sigma * P) with k such that sum(S) = spr sum(P); total signal P + S.
+        S = kappa I0 (G_sigma * (p exp(-p))); the primary is P = I0 exp(-p) and the local
+        scatter-to-primary ratio S / P.
 
     Raises
     ------
     ValueError
-        If an argument is out of range or ``primary`` is not a non-zero 2-D image.
+        If an argument is out of range or ``line_integral`` is not a 2-D image.
 
     Notes
     -----
-    A phenomenological model (scatter kernels as in convolution-based scatter correction):
-    photons scattered in the patient reach the detector spread over a few centimetres, so the
-    scatter image is a low-pass copy of the primary. The local SPR, S / P, is then higher
-    behind dense structures (small P) than behind the lungs, as measured clinically. Boundaries
-    are mirrored (``mode='reflect'``).
+    A single-scatter kernel model (the shape of convolution-based scatter estimates): along a
+    ray of line integral p, a fraction of order p of the photons interacts, mostly by Compton
+    scattering; the scattered photons that leave the patient are attenuated about as much as
+    the primary, hence the source p exp(-p), and reach the detector spread over centimetres,
+    hence the Gaussian kernel G_sigma. For a uniform slab the kernel changes nothing and
+    SPR = kappa p: scatter grows with thickness. Behind dense structures (small P) the smooth
+    scatter from their surroundings makes the SPR largest. Boundaries are mirrored.
 
     References
     ----------
     J. A. Seibert and J. M. Boone, "X-ray scatter removal by deconvolution", Med. Phys.
     15(4):567, 1988.
     """
-    p = as_array(primary, "primary", ndim=2, low=0.0)
-    s = as_scalar(spr, "spr", low=0.0)
+    p = as_array(line_integral, "line_integral", ndim=2, low=0.0)
+    kappa = as_scalar(scatter_fraction, "scatter_fraction", low=0.0)
     sig = as_scalar(sigma_mm, "sigma_mm", low=0.0, low_inclusive=False)
     sp = as_array(spacing_mm, "spacing_mm", low=0.0, low_inclusive=False)
     if sp.ndim > 1 or sp.size not in (1, 2):
         raise ValueError(f"spacing_mm must be a number or 2 numbers (row, col), got {sp.shape}")
     sp = np.broadcast_to(sp, (2,))
-    total = p.sum()
-    if not total > 0 or not np.isfinite(total):
-        raise ValueError("primary must have a positive, finite sum")
-    sigma_px = np.minimum(sig / sp, 1e6)
-    blurred = ndimage.gaussian_filter(p, sigma_px, mode="reflect", truncate=4.0)
-    return blurred * (s * total / blurred.sum())
+    intensity = as_scalar(i0, "i0", low=0.0)
+    sigma_px = sig / sp
+    source = p * np.exp(-p)
+    # A kernel much wider than the (mirrored, hence 2n-periodic) image averages it out: take
+    # the mean along such an axis (the Gaussian's deviation from it is below exp(-50)).
+    flat_axes = tuple(ax for ax in (0, 1) if sigma_px[ax] > 5.0 * p.shape[ax])
+    sigma_px = np.where(sigma_px > 5.0 * np.array(p.shape), 0.0, sigma_px)
+    out = ndimage.gaussian_filter(source, sigma_px, mode="reflect", truncate=4.0)
+    if flat_axes:
+        out = np.broadcast_to(out.mean(axis=flat_axes, keepdims=True), out.shape).copy()
+    return kappa * intensity * out
 
 
 def grid_transmission(angle_rad, *, grid_ratio: float, interspace_mm: float,

@@ -19,11 +19,11 @@ def test_scatter_contrast_on_a_simulated_radiograph():
     thick = np.full((64, 64), 20.0)
     detail = np.zeros((64, 64), bool)
     detail[28:36, 28:36] = True
-    primary = xray.slab_transmission(mu_w, thick - detail, 1.0)
-    primary = np.where(detail, primary * np.exp(-mu_b * 1.0), primary)
+    p = mu_w * (thick - detail) + mu_b * detail
+    primary = xray.transmission(p, 1.0)
     c0 = 1 - primary[32, 32] / primary[5, 5]
-    for spr in (0.5, 1.0, 3.0):
-        scatter = xray.scatter_field(primary, spr, sigma_mm=60.0, spacing_mm=1.0)
+    for kappa in (0.1, 0.3, 0.6):
+        scatter = xray.scatter_field(p, scatter_fraction=kappa, sigma_mm=60.0, spacing_mm=1.0)
         total = primary + scatter
         local = scatter[32, 32] / primary[5, 5]            # scatter over the background primary
         cs = 1 - total[32, 32] / total[5, 5]
@@ -33,16 +33,15 @@ def test_scatter_contrast_on_a_simulated_radiograph():
         assert xray.contrast_with_scatter(c0, local) < c0
 
 
-def test_scatter_field_of_a_flat_field_is_spr_times_it():
-    flat = np.full((20, 30), 7.0)
-    np.testing.assert_allclose(xray.scatter_field(flat, 1.5, sigma_mm=25.0, spacing_mm=0.5),
-                               1.5 * 7.0, rtol=1e-12)
+def test_scatter_of_a_uniform_slab_is_kappa_p_times_the_primary():
+    slab = np.full((20, 30), 4.0)                  # p = 4: e.g. 20 cm of water at 50 keV
+    s = xray.scatter_field(slab, scatter_fraction=0.4, sigma_mm=25.0, spacing_mm=0.5, i0=3.0)
+    np.testing.assert_allclose(s / xray.transmission(slab, 3.0), 0.4 * 4.0, rtol=1e-12)
     rng = np.random.default_rng(0)
-    p = rng.uniform(0.1, 1.0, (40, 50))
-    s = xray.scatter_field(p, 2.0, sigma_mm=10.0, spacing_mm=(1.0, 2.0))
-    assert s.sum() == pytest.approx(2.0 * p.sum(), rel=1e-12)
-    ref = ndimage.gaussian_filter(p, (10.0, 5.0), mode="reflect")
-    np.testing.assert_allclose(s, ref * 2.0 * p.sum() / ref.sum(), rtol=1e-12)
+    p = rng.uniform(0.1, 5.0, (40, 50))
+    s = xray.scatter_field(p, scatter_fraction=0.3, sigma_mm=10.0, spacing_mm=(1.0, 2.0))
+    ref = ndimage.gaussian_filter(p * np.exp(-p), (10.0, 5.0), mode="reflect")
+    np.testing.assert_allclose(s, 0.3 * ref, rtol=1e-12)
 
 
 @pytest.mark.formula("xray.grid-transmission")
@@ -153,10 +152,10 @@ def test_heel_effect_matches_a_ray_traced_path_through_the_target():
 
 BAD_CALLS = [
     (xray.contrast_with_scatter, (0.1, -1.0), {}, "spr"),
-    (xray.scatter_field, (np.zeros((4, 4)), 1.0), {"sigma_mm": 5.0, "spacing_mm": 1.0},
-     "primary"),
-    (xray.scatter_field, (np.ones((4, 4)), 1.0), {"sigma_mm": 0.0, "spacing_mm": 1.0},
-     "sigma_mm"),
+    (xray.scatter_field, (-np.ones((4, 4)),),
+     {"scatter_fraction": 0.3, "sigma_mm": 5.0, "spacing_mm": 1.0}, "line_integral"),
+    (xray.scatter_field, (np.ones((4, 4)),),
+     {"scatter_fraction": 0.3, "sigma_mm": 0.0, "spacing_mm": 1.0}, "sigma_mm"),
     (xray.grid_transmission, (0.0,), {"grid_ratio": -1.0, "interspace_mm": 0.2, "strip_mm": 0.05},
      "grid_ratio"),
     (xray.grid_contrast_improvement, (0.0, 0.1, 1.0), {}, "primary_transmission"),
@@ -178,14 +177,15 @@ def test_bad_input_names_the_argument(func, args, kwargs, name):
 def test_inputs_are_not_modified():
     p = np.linspace(0.1, 1.0, 36).reshape(6, 6)
     keep = p.copy()
-    xray.scatter_field(p, 1.0, sigma_mm=3.0, spacing_mm=1.0)
+    xray.scatter_field(p, scatter_fraction=0.3, sigma_mm=3.0, spacing_mm=1.0)
     np.testing.assert_array_equal(p, keep)
 
 
 BAD_INPUT_CALLS = {
     "xray.scatter.contrast_with_scatter": Entry(lambda: C(np.array([0.1, 0.3]), 1.5)),
     "xray.scatter.scatter_field": Entry(
-        lambda: C(np.linspace(0.1, 1.0, 30).reshape(5, 6), 1.0, sigma_mm=3.0, spacing_mm=1.0)),
+        lambda: C(np.linspace(0.1, 4.0, 30).reshape(5, 6), scatter_fraction=0.3, sigma_mm=3.0,
+                  spacing_mm=1.0)),
     "xray.scatter.grid_transmission": Entry(
         lambda: C(np.array([0.0, 0.03, 0.3]), grid_ratio=10.0, interspace_mm=0.2, strip_mm=0.05)),
     "xray.scatter.grid_contrast_improvement": Entry(lambda: C(0.7, 0.1, 3.0)),
