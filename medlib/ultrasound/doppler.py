@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from scipy import signal as sps
 
 from .._validate import as_array, as_int, as_scalar, check_broadcast, check_size
 from .bmode import _analytic, simulate_rf
@@ -468,7 +467,7 @@ def doppler_spectrum(iq, *, prf_hz: float, n_fft: int = 64, hop: int | None = No
     h = min(nf // 2 if hop is None else as_int(hop, "hop", low=1), n_p)
     check_size((nf, x.shape[1], (n_p - nf) // h + 1), "n_fft (times the gate and segments)")
     starts = np.arange(0, n_p - nf + 1, h)
-    w = sps.get_window("hann", nf)
+    w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(nf) / nf)     # periodic Hann, as for an FFT
     seg = x[starts[:, None] + np.arange(nf)[None, :], :]            # (n_seg, nf, n_gate)
     spec = np.fft.fft(seg * w[None, :, None], axis=1)
     power = (np.abs(spec) ** 2).sum(axis=2) / w.sum() ** 2         # (n_seg, nf)
