@@ -1,4 +1,5 @@
-"""Computed tomography (chapter ``chapters/ct/``, sections 3.1 to 3.4 of the key formulas).
+"""Computed tomography (chapter ``chapters/ct/``: sections 3.1 to 3.4 of the key formulas, and
+the course's sections 3.5 and 3.6 on the polychromatic beam and the fan-beam geometry).
 
 One module per section notebook:
 
