@@ -309,8 +309,8 @@ def fan_beam_fbp(fan_sinogram, beta, gamma, source_radius: float, n: int, *,
 
     Notes
     -----
-    :formula:`ct.fan-fbp` (Kak & Slaney, eqs. 3.75-3.81, with the redundancy weight w in
-    place of their factor 1/2):
+    :formula:`ct.fan-fbp` (Kak & Slaney, sec. 3.4.2, with the redundancy weight w in place
+    of their factor 1/2):
 
     1. pre-weight every ray by D cos(gamma) (the projected ray spacing) and by w;
     2. convolve along gamma with g(gamma) = (gamma / sin gamma)^2 h(gamma), h the Ram-Lak
@@ -321,6 +321,11 @@ def fan_beam_fbp(fan_sinogram, beta, gamma, source_radius: float, n: int, *,
        (linear interpolation), and sum over beta times the step of beta.
 
     One vectorised pass over all pixels per source angle.
+
+    References
+    ----------
+    A. C. Kak and M. Slaney, *Principles of Computerized Tomographic Imaging*, IEEE Press,
+    1988, sec. 3.4.2 (equiangular rays).
     """
     b, g, d = _geometry(beta, gamma, source_radius)
     sino = as_array(fan_sinogram, "fan_sinogram", shape=(g.size, b.size))
