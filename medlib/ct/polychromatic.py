@@ -524,7 +524,8 @@ def water_correction_coefficients(energy_kev, fluence, *, max_path_cm: float = 4
     References
     ----------
     G. T. Herman, "Correction for beam hardening in computed tomography", Phys. Med. Biol. 24,
-    81-106 (1979). J. Hsieh, *Computed Tomography*, 2nd ed., SPIE, 2009, sec. 7.6.
+    81-106 (1979). J. Hsieh, *Computed Tomography: Principles, Design, Artifacts, and
+    Recent Advances*, 2nd ed., SPIE Press, 2009 (the chapter on artefacts).
     """
     e, phi = _spectrum(energy_kev, fluence)
     length = as_scalar(max_path_cm, "max_path_cm", low=0.0, high=100.0, low_inclusive=False)
