@@ -20,6 +20,7 @@ from .bmode import _analytic, simulate_rf
 from .waves import SOFT_TISSUE_SPEED_M_PER_S
 
 __all__ = [
+    "cw_doppler_iq",
     "doppler_shift",
     "doppler_spectrum",
     "doppler_velocity",
@@ -267,6 +268,72 @@ def simulate_doppler_rf(depth_m, amplitude, velocity_m_per_s, *, prf_hz: float, 
                        center_frequency_hz=center_frequency_hz,
                        fractional_bandwidth=fractional_bandwidth, speed_m_per_s=speed_m_per_s,
                        line=lines, n_lines=n_p)
+
+
+def cw_doppler_iq(depth_m, amplitude, velocity_m_per_s, *, fs_hz: float, n_samples: int,
+                  center_frequency_hz: float, speed_m_per_s: float = _C) -> np.ndarray:
+    """Demodulated continuous-wave (CW) Doppler signal of moving scatterers.
+
+    Parameters
+    ----------
+    depth_m : array_like, shape (K,)
+        Depth of each scatterer at t = 0 (any real value: only its phase matters), m.
+    amplitude : array_like, shape (K,)
+        Reflectivity of each scatterer.
+    velocity_m_per_s : array_like, shape (K,)
+        Axial velocity of each scatterer (towards the probe positive), m/s.
+    fs_hz : float
+        Sampling rate of the demodulated signal (> 0), Hz: the electronics', not a PRF.
+    n_samples : int
+        Number of samples (>= 1).
+    center_frequency_hz : float
+        Transmitted frequency f0 (> 0), Hz.
+    speed_m_per_s : float, optional
+        Speed of sound c (> 0), default 1540 m/s.
+
+    Returns
+    -------
+    numpy.ndarray of complex, shape (n_samples,)
+        x(t) = sum_k a_k exp(-j 4 pi f0 (z_k - v_k t) / c), t = m / fs.
+
+    Raises
+    ------
+    ValueError
+        If the arrays disagree in length or a parameter is out of range.
+
+    Notes
+    -----
+    A CW probe transmits cos(2 pi f0 t) without pause and receives from every depth inside its
+    beam overlap at once; mixing with the transmitted carrier leaves one complex exponential at
+    the Doppler frequency (formula us.doppler-shift) per scatterer. No depth information
+    survives, and since fs can be tens of kHz, no practical aliasing limit either. Beam
+    profile, attenuation and the carrier's second harmonic (removed by the mixer's low-pass
+    filter) are left out.
+    """
+    z = as_array(depth_m, "depth_m", ndim=1)
+    amp = as_array(amplitude, "amplitude", ndim=1)
+    v = as_array(velocity_m_per_s, "velocity_m_per_s", ndim=1)
+    if not z.shape == amp.shape == v.shape:
+        raise ValueError(f"depth_m, amplitude and velocity_m_per_s must have the same length, "
+                         f"got {z.size}, {amp.size} and {v.size}")
+    fs = as_scalar(fs_hz, "fs_hz", low=0.0, low_inclusive=False)
+    n = as_int(n_samples, "n_samples", low=1)
+    f0 = as_scalar(center_frequency_hz, "center_frequency_hz", low=0.0, low_inclusive=False)
+    c = as_scalar(speed_m_per_s, "speed_m_per_s", low=0.0, low_inclusive=False)
+    check_size((n,), "n_samples")
+    k = 4.0 * np.pi * f0 / c
+    out = np.zeros(n, dtype=complex)
+    t = np.arange(n) / fs
+    chunk = max(1, 2_000_000 // max(z.size, 1))                 # bound the (n, K) temporaries
+    for start in range(0, n, chunk):
+        tt = t[start:start + chunk, None]
+        with np.errstate(over="ignore", invalid="ignore"):
+            phase = np.mod(k * (z[None, :] - v[None, :] * tt), 2 * np.pi)
+        if not np.all(np.isfinite(phase)):
+            raise ValueError("depth_m, velocity_m_per_s, fs_hz and n_samples give a phase that "
+                             "is not finite")
+        out[start:start + chunk] = np.exp(-1j * phase) @ amp
+    return out
 
 
 def iq_demodulate(rf, *, fs_hz: float, center_frequency_hz: float) -> np.ndarray:

@@ -216,6 +216,21 @@ def test_kasai_recovers_a_poiseuille_profile_within_5_percent_through_40_db_clut
     assert np.sqrt(np.mean((raw[lumen] - truth[lumen]) ** 2)) / vmax > 0.3
 
 
+@pytest.mark.formula("us.doppler-shift")
+@pytest.mark.parametrize("v", [0.8, -1.5, 3.0])
+def test_cw_signal_of_one_scatterer_is_a_tone_at_the_doppler_frequency(v):
+    fs, n = 40e3, 4000
+    x = us.cw_doppler_iq([0.02], [1.0], [v], fs_hz=fs, n_samples=n, center_frequency_hz=F0)
+    f = np.fft.fftfreq(n, 1 / fs)
+    peak = f[np.argmax(np.abs(np.fft.fft(x)))]
+    assert peak == pytest.approx(us.doppler_shift(v, 0.0, F0), abs=fs / n)
+    # the exact phase: a displacement of lambda / 2 turns it by one cycle
+    t = np.arange(n) / fs
+    np.testing.assert_allclose(x, np.exp(-4j * np.pi * F0 * (0.02 - v * t) / CS), atol=1e-9)
+    # far beyond the Nyquist velocity of a 5 kHz PRF, CW does not alias
+    assert abs(v) < 2 or abs(us.doppler_shift(v, 0.0, F0)) > PRF / 2
+
+
 def test_simulate_doppler_rf_is_simulate_rf_at_each_pulse_position():
     z, a, v = np.array([0.01, 0.015]), np.array([1.0, -0.5]), np.array([0.3, -0.2])
     rf = us.simulate_doppler_rf(z, a, v, prf_hz=PRF, n_pulses=4, fs_hz=FS, n_samples=500,
@@ -270,6 +285,9 @@ BAD_INPUT_CALLS = {
     "ultrasound.doppler.simulate_doppler_rf": Entry(
         lambda: C(np.array([0.002, 0.003]), np.array([1.0, 0.5]), np.array([0.1, -0.1]),
                   prf_hz=PRF, n_pulses=3, fs_hz=FS, n_samples=60, center_frequency_hz=F0)),
+    "ultrasound.doppler.cw_doppler_iq": Entry(
+        lambda: C(np.array([0.01, 0.02]), np.array([1.0, 0.5]), np.array([0.3, -0.2]),
+                  fs_hz=20e3, n_samples=16, center_frequency_hz=F0)),
     "ultrasound.doppler.iq_demodulate": Entry(
         lambda: C(np.sin(np.arange(16.0)), fs_hz=FS, center_frequency_hz=F0)),
     "ultrasound.doppler.wall_filter": Entry(lambda: C(_IQ.copy(), order=1)),
