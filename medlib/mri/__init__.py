@@ -9,14 +9,18 @@ One module per section notebook:
   signal equation, tissue parameters and images synthesised from tissue maps.
 * :mod:`~medlib.mri.kspace` (``kspace.ipynb``): the signal equation as a Fourier transform,
   reconstruction, masks, truncation, zero-filling, aliasing and partial Fourier.
+* :mod:`~medlib.mri.slice_selection` (``slice-selection.ipynb``, 4.4): sinc pulses, slice
+  thickness, the shaped-pulse Bloch simulation over z, the small-tip approximation, rephasing.
 
 Every public name is re-exported here: ``from medlib import mri; mri.bloch_simulate(...)``.
 """
 from __future__ import annotations
 
-from . import bloch, kspace, relaxation
+from . import bloch, kspace, relaxation, slice_selection
 from .bloch import *
 from .kspace import *
 from .relaxation import *
+from .slice_selection import *
 
 __all__ = bloch.__all__ + relaxation.__all__ + kspace.__all__
+__all__ += slice_selection.__all__
