@@ -75,7 +75,8 @@ def sinc_pulse(flip_deg: float, duration_ms: float, tbw: float, *, n_samples: in
     T/2))`, :math:`\\mathrm{BW} = \\mathrm{TBW}/T`, with :math:`\\mathrm{sinc}(u) = \\sin(\\pi
     u)/(\\pi u)`. The spectrum of an untruncated sinc is a box of width BW (the excited band).
     The amplitude A makes the flip angle at resonance :math:`\\alpha = 2\\pi\\bar\\gamma
-    \\sum_k B_1(t_k)\\,\\Delta t` (the hard-pulse rule ``mri.hard-pulse`` applied to the pulse's area).
+    \\sum_k B_1(t_k)\\,\\Delta t` (the hard-pulse rule ``mri.hard-pulse`` applied to the
+    pulse's area).
     """
     alpha = np.deg2rad(as_scalar(flip_deg, "flip_deg", low=0.0, high=360.0,
                                  low_inclusive=False))
