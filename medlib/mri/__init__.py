@@ -11,12 +11,15 @@ One module per section notebook:
   reconstruction, masks, truncation, zero-filling, aliasing and partial Fourier.
 * :mod:`~medlib.mri.slice_selection` (``slice-selection.ipynb``, 4.4): sinc pulses, slice
   thickness, the shaped-pulse Bloch simulation over z, the small-tip approximation, rephasing.
+* :mod:`~medlib.mri.acceleration` (``acceleration.ipynb``, 4.7): coil sensitivities, multi-coil
+  k-space, SENSE and the g-factor, a Haar transform and compressed sensing by FISTA.
 
 Every public name is re-exported here: ``from medlib import mri; mri.bloch_simulate(...)``.
 """
 from __future__ import annotations
 
-from . import bloch, kspace, relaxation, slice_selection
+from . import acceleration, bloch, kspace, relaxation, slice_selection
+from .acceleration import *
 from .bloch import *
 from .kspace import *
 from .relaxation import *
@@ -24,3 +27,4 @@ from .slice_selection import *
 
 __all__ = bloch.__all__ + relaxation.__all__ + kspace.__all__
 __all__ += slice_selection.__all__
+__all__ += acceleration.__all__
