@@ -227,3 +227,29 @@ BAD_INPUT_CALLS = {
     "ct.polychromatic.apply_water_correction": Entry(
         lambda: C(np.array([0.5, 1.0, 2.0]), np.array([0.0, 1.0, 0.1]))),
 }
+
+
+@pytest.mark.formula("ct.water-correction")
+def test_the_bar_cupping_of_a_water_cylinder_below_one_percent_after_correction():
+    e, phi = ct.tube_spectrum(120, aluminium_mm=6.0, copper_mm=0.1)
+    n, pixel_cm = 128, 40.0 / 128
+    theta = np.linspace(0, np.pi, 180, endpoint=False)
+    path = ct.radon_ellipses([[1.0, 0.75, 0.75, 0, 0, 0]], theta, n) * pixel_cm
+    sino = ct.polychromatic_projection(path, e, phi, detector="integrating")
+    coefficients = ct.water_correction_coefficients(e, phi, detector="integrating")
+    r = np.hypot(*np.mgrid[-64:64, -64:64])
+    centre, edge = r < 5, (r > 0.85 * 48) & (r < 0.95 * 48)
+
+    def cupping(image):
+        return (image[edge].mean() - image[centre].mean()) / image[edge].mean()
+
+    before = cupping(ct.fbp(sino, theta))
+    after = cupping(ct.fbp(ct.apply_water_correction(sino, coefficients), theta))
+    assert before > 0.02 and abs(after) < 0.01
+
+
+@pytest.mark.formula("ct.hvl")
+def test_the_course_ct_beam_has_a_typical_ct_hvl():
+    # 120 kVp, 6 mm Al + 0.1 mm Cu: a first HVL in the 6-8 mm Al usually quoted for CT.
+    e, phi = ct.tube_spectrum(120, aluminium_mm=6.0, copper_mm=0.1)
+    assert 6.0 < ct.half_value_layer_mm(e, phi) < 8.0
