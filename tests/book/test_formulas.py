@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "formulas.tsv"
-COVERED_AT_LEAST = 175  # raise it as chapters land; it may never go down
+COVERED_AT_LEAST = 265  # raise it as chapters land; it may never go down
 SEED_IDS = 124          # formulas catalogued from the three seeds (the course may add, not drop)
 
 # Sections whose chapters are written: every formula of these must be fully traced.
