@@ -245,8 +245,10 @@ def field_snr_ratio(b0_t, b0_ref_t: float, *, exponent: float = 1.0):
     -----
     :formula:`mri.snr-field` -- :math:`\\mathrm{SNR}\\propto B_0^{\\beta}`, with
     :math:`1\\le\\beta\\le 7/4`: the magnetisation grows as :math:`B_0` and the induced EMF as
-    :math:`\\omega_0 M_0\\propto B_0^2`, while the noise grows as :math:`B_0^{1/4}` (coil
-    resistance, skin effect) or as :math:`B_0` (the conductive body).
+    :math:`\\omega_0 M_0\\propto B_0^2`, while the noise voltage, the square root of the
+    resistance that produces it, grows as :math:`B_0^{1/4}` (the coil's resistance,
+    :math:`\\propto\\omega_0^{1/2}` by the skin effect) or as :math:`B_0` (the conductive body's,
+    :math:`\\propto\\omega_0^2`).
 
     References
     ----------

@@ -29,7 +29,7 @@ def effective_hole_length_mm(hole_length_mm: float, mu_septa_per_mm: float | Non
         Hole (septum) length l (> 0), mm.
     mu_septa_per_mm : float, optional
         Linear attenuation coefficient of the septal material at the photon energy (> 0), 1/mm
-        (lead at 140 keV: about 2.5 /mm). Default None: l_eff = l.
+        (lead at 140 keV: about 2.7 /mm). Default None: l_eff = l.
 
     Returns
     -------

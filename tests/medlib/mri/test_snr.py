@@ -56,7 +56,9 @@ def test_monte_carlo_snr_ratios_follow_the_scaling_law(change, factor, rng):
 @pytest.mark.formula("mri.snr-scaling")
 def test_absolute_snr_of_the_real_part_is_rho_times_relative_snr_over_the_density(rng):
     snr, err = _snr(rng, n_rep=30, noise_density=0.5, spacing_mm=(0.8, 1.2))
-    expected = 1.0 * mri.relative_snr((4.0, 0.8, 1.2), 32, 32, 32000.0) / 0.5
+    # rho dz dx dy sqrt(N_pe N_ro / BW) / noise density, written out (not via relative_snr)
+    expected = 1.0 * 4.0 * 0.8 * 1.2 * np.sqrt(32 * 32 / 32000.0) / 0.5
+    assert mri.relative_snr((4.0, 0.8, 1.2), 32, 32, 32000.0) / 0.5 == pytest.approx(expected)
     assert snr == pytest.approx(expected, rel=4 * err)
 
 
