@@ -6,6 +6,12 @@
   impedance, reflection (``echoes.ipynb``, section 5.2).
 * :mod:`~medlib.ultrasound.bmode`: pulse-echo simulation, envelope, time-gain compensation, log
   compression, scan conversion, speckle (``bmode.ipynb``, section 5.3).
+* :mod:`~medlib.ultrasound.beamforming`: linear-array channel data, transmit delays,
+  delay-and-sum with dynamic receive focusing and apodisation, lateral resolution, grating lobes,
+  the Fresnel distance (``beamforming.ipynb``, section 5.4).
+* :mod:`~medlib.ultrasound.artefacts`: axial resolution, a linear-scan line model, path loss
+  (shadowing, enhancement), reverberation, mirror images, speed-of-sound errors, MI and TI
+  (``artefacts.ipynb``, section 5.5).
 
 Every public name is re-exported here: ``from medlib import ultrasound as us; us.wavelength(...)``.
 """
