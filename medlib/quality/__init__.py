@@ -4,10 +4,10 @@ formulas).
 
 One module per section notebook: ``resolution`` (PSF, LSF and MTF, the slanted-edge method),
 ``noise_power`` (the noise power spectrum of white, FBP and denoised images; the detective quantum
-efficiency of a detector model), ``detection`` (CNR, the Rose criterion, model observers'
-detectability) and ``dose`` (CTDI, DLP, effective dose and the dose-noise relation).
+efficiency of a detector model; the dose-noise relation), ``detection`` (CNR, the Rose
+criterion, model observers' detectability) and ``dose`` (CTDI, DLP and effective dose).
 
-Every public name is re-exported here: ``from medlib import quality; quality.mtf(...)``.
+Every public name is re-exported here: ``from medlib import quality; quality.mtf_from_lsf(...)``.
 This package is NumPy/SciPy only (the torch boundary: it never imports PyTorch).
 """
 from __future__ import annotations

@@ -45,7 +45,8 @@ _ICRP103_WR = {"photons": 1.0, "electrons": 1.0, "muons": 1.0, "protons": 2.0,
                "charged pions": 2.0, "alpha particles": 20.0, "heavy ions": 20.0}
 
 # AAPM Report 96 (2008), Table 4 (from the European Guidelines on Quality Criteria for CT and
-# Shrimpton 2004): E / DLP for adults (standard patient), mSv per mGy cm.
+# Shrimpton 2004): E / DLP for adults (standard patient), mSv per mGy cm ("trunk": the
+# chest-abdomen-pelvis row).
 _AAPM96_K = {"head and neck": 0.0031, "head": 0.0021, "neck": 0.0059, "chest": 0.014,
              "abdomen and pelvis": 0.015, "trunk": 0.015}
 
@@ -105,7 +106,7 @@ def dlp_k_factors() -> dict[str, float]:
     Returns
     -------
     dict
-        Body region -> k.
+        Body region -> k; "trunk" is the table's chest-abdomen-pelvis row.
 
     References
     ----------

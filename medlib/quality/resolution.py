@@ -312,7 +312,8 @@ def slanted_edge_mtf(image, spacing_mm=1.0, *, oversampling: int = 4,
     correct : bool, optional
         Divide by the transfer functions of the binning (a box of one bin width h,
         sinc(f h)) and of the central-difference derivative (sinc(2 f h)), default True.
-        Without it the measured MTF is 10 % low at the Nyquist frequency for 4x oversampling.
+        Without it the measured MTF is 12 % low at the Nyquist frequency for 4x oversampling
+        (sinc(1/8) sinc(1/4) = 0.877).
 
     Returns
     -------

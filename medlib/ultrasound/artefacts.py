@@ -328,7 +328,7 @@ def linear_scan_rf(scatterer_x_m, scatterer_z_m, amplitude, line_x_m, *, lateral
         As in :func:`~medlib.ultrasound.bmode.simulate_rf`.
     truncate : float, optional
         A scatterer contributes to the lines within ``truncate`` FWHM of it (default 2: weights
-        below 10^-6 are dropped).
+        below 2^-16 = 1.5e-5 are dropped).
 
     Returns
     -------

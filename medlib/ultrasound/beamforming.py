@@ -486,7 +486,9 @@ def lateral_resolution(wavelength_m, depth_m, aperture_m, *,
     constant : float, optional
         k (> 0); default 0.886, the two-way (transmit and receive) -6 dB width of a
         rectangular aperture (:data:`LATERAL_FWHM_CONSTANT`); about 1.44 for Hann apodisation
-        of both apertures, 1.02 for the one-way -3 dB width (Rayleigh-like 1.0 in textbooks).
+        of both apertures, 1.21 for the one-way -6 dB width of a rectangular aperture (its
+        one-way -3 dB width is 0.886 again; 1.03 is the -3 dB width of a circular aperture's
+        Airy pattern, "about 1" in textbooks).
 
     Returns
     -------
