@@ -23,6 +23,7 @@ One module per section notebook:
 * :mod:`~medlib.mri.snr` (``snr.ipynb``, 4.8): SNR against voxel size, sampling time, averages
   and field strength, measured by Monte Carlo through the reconstruction and on a real slice
   (Rician correction); SAR against field strength.
+
 Every public name is re-exported here: ``from medlib import mri; mri.bloch_simulate(...)``.
 """
 from __future__ import annotations

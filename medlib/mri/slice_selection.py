@@ -107,7 +107,7 @@ def slice_thickness_mm(bandwidth_hz, gradient_mt_per_m, nucleus: str = "1H"):
     gradient_mt_per_m : float or array_like
         Slice-select gradient amplitude G in mT/m (> 0).
     nucleus : {"1H", "13C", "23Na", "31P"}, optional
-        The nucleus (its gamma_bar from :data:`~medlib.mri.GAMMA_BAR_MHZ_PER_T`).
+        The nucleus (its gamma_bar from :data:`~medlib.mri.bloch.GAMMA_BAR_MHZ_PER_T`).
 
     Returns
     -------
