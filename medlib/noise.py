@@ -374,6 +374,18 @@ def noise_power_spectrum(rois, spacing_mm=1.0, *, n_bins: int | None = None):
     power = np.abs(np.fft.fft2(detrended)) ** 2
     nps_2d = np.fft.fftshift(power.mean(axis=0) * dy * dx / (ny * nx))
 
+    freqs, nps = _ring_means(nps_2d, dy, dx, n_bins)
+    return freqs, nps, nps_2d
+
+
+def _ring_means(values_2d: np.ndarray, dy: float, dx: float, n_bins=None):
+    """Mean |f| and mean value of an ``fftshift``-ed 2D spectrum over rings of equal |f|.
+
+    The rings of :func:`noise_power_spectrum` (and of :func:`medlib.quality.radial_average`):
+    by default one frequency step of the coarser axis per ring, from 0 up to the lower Nyquist
+    frequency; with ``n_bins``, that many equal rings up to it. Refuses a ring with no sample.
+    """
+    ny, nx = values_2d.shape
     fy = np.fft.fftshift(np.fft.fftfreq(ny, dy))
     fx = np.fft.fftshift(np.fft.fftfreq(nx, dx))
     radius = np.hypot(fy[:, None], fx[None, :])
@@ -393,7 +405,7 @@ def noise_power_spectrum(rois, spacing_mm=1.0, *, n_bins: int | None = None):
                          f"bin {int(np.argmin(counts > 0))} holds no frequency sample (the "
                          f"default n_bins, {int(np.floor(nyquist / step + 1e-9)) + 1}, puts one "
                          "frequency step in each bin)")
-    with np.errstate(invalid="ignore"):
-        nps = np.bincount(index[inside], nps_2d[inside], minlength=bins) / counts
+    with np.errstate(over="ignore", invalid="ignore"):
+        means = np.bincount(index[inside], values_2d[inside], minlength=bins) / counts
         freqs = np.bincount(index[inside], radius[inside], minlength=bins) / counts
-    return freqs, nps, nps_2d
+    return freqs, means

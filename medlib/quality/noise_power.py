@@ -117,26 +117,16 @@ def radial_average(values_2d, spacing_mm=1.0) -> tuple[np.ndarray, np.ndarray]:
     Notes
     -----
     The rings are those of :func:`medlib.noise.noise_power_spectrum` with its default bins
-    (one frequency step of the coarser axis each, up to the lower Nyquist frequency), so the
-    radial MTF and the radial NPS of the same grid can be combined bin by bin (for a DQE).
+    (one frequency step of the coarser axis each, up to the lower Nyquist frequency), computed
+    by the same code, so the radial MTF and the radial NPS of the same grid can be combined
+    bin by bin (for a DQE).
     """
     v = as_array(values_2d, "values_2d", ndim=2)
     ny, nx = v.shape
     if ny < 2 or nx < 2:
         raise ValueError(f"values_2d must be at least 2 x 2, got {ny} x {nx}")
     dy, dx = as_spacing(spacing_mm, "spacing_mm", 2)
-    fy = np.fft.fftshift(np.fft.fftfreq(ny, dy))
-    fx = np.fft.fftshift(np.fft.fftfreq(nx, dx))
-    radius = np.hypot(fy[:, None], fx[None, :])
-    step = max(1 / (ny * dy), 1 / (nx * dx))
-    bins = int(np.floor(min(1 / (2 * dy), 1 / (2 * dx)) / step + 1e-9)) + 1
-    index = np.round(radius / step).astype(np.int64)
-    inside = index < bins
-    counts = np.bincount(index[inside], minlength=bins)
-    with np.errstate(over="ignore", invalid="ignore"):
-        means = np.bincount(index[inside], v[inside], minlength=bins) / counts
-        freqs = np.bincount(index[inside], radius[inside], minlength=bins) / counts
-    return freqs, means
+    return noise._ring_means(v, dy, dx)
 
 
 def filtered_nps(nps_2d, kernel) -> np.ndarray:
